@@ -1,0 +1,664 @@
+//! The YAML configuration: raw serde structs, then a validated [`Config`] in which every value is
+//! already parsed, every secret loaded and every key prepared. Any doubt is an error, never a default.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use http::uri::{Authority, Scheme};
+use http::{HeaderName, Method, Uri};
+use serde::Deserialize;
+
+use crate::routing::PathPattern;
+use crate::verify::{
+    presets, Algorithm, Encoding, HmacScheme, HmacVerifier, QueryTokenVerifier, Secret, Verifier,
+};
+
+const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config is not valid YAML for hookguard: {0}")]
+    Syntax(#[from] serde_yaml::Error),
+    #[error("{place}: key `{key}`: {message}")]
+    Invalid {
+        place: String,
+        key: String,
+        message: String,
+    },
+}
+
+fn invalid(place: &str, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        place: place.to_string(),
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+// ---- raw, as written ----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    upstream: Option<String>,
+    #[serde(default)]
+    unmatched: Unmatched,
+    #[serde(default)]
+    limits: RawLimits,
+    routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_body: Option<RawSize>,
+}
+
+/// A size as a bare byte count or a string with a binary suffix (`512KiB`, `1MiB`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawSize {
+    Bytes(u64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    path: String,
+    name: Option<String>,
+    provider: Option<String>,
+    verify: Option<RawVerify>,
+    #[serde(default)]
+    secrets: Vec<RawSecret>,
+    methods: Option<Vec<String>>,
+    upstream: Option<String>,
+    max_body: Option<RawSize>,
+}
+
+/// Exactly one scheme key; a struct rather than an enum so the YAML reads `verify: {hmac: ...}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVerify {
+    hmac: Option<RawHmac>,
+    query_token: Option<RawQueryToken>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHmac {
+    header: String,
+    algorithm: Option<String>,
+    encoding: Option<String>,
+    prefix: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueryToken {
+    param: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecret {
+    env: Option<String>,
+    file: Option<PathBuf>,
+    value: Option<String>,
+}
+
+// ---- validated ----
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unmatched {
+    #[default]
+    Reject,
+    Forward,
+}
+
+/// An `http://host:port` upstream. Only scheme and authority: the request's own path and query are
+/// appended unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub scheme: Scheme,
+    pub authority: Authority,
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.authority)
+    }
+}
+
+#[derive(Debug)]
+pub struct Route {
+    pub name: String,
+    pub pattern: PathPattern,
+    pub methods: Vec<Method>,
+    pub verifier: Verifier,
+    /// What `check` prints for the scheme: a preset name or the explicit scheme.
+    pub scheme_label: String,
+    pub secret_count: usize,
+    pub upstream: Upstream,
+    pub max_body: u64,
+}
+
+impl Route {
+    /// The value of an `Allow` header for a 405.
+    pub fn allow_header(&self) -> String {
+        let names: Vec<&str> = self.methods.iter().map(Method::as_str).collect();
+        names.join(", ")
+    }
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub upstream: Upstream,
+    pub unmatched: Unmatched,
+    pub max_body: u64,
+    pub routes: Vec<Route>,
+    /// Things that are allowed but unwise, such as literal secrets; `check` and `run` print them.
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_yaml(&text, |name| std::env::var(name).ok())
+    }
+
+    /// Parses and validates YAML; `env` looks up environment variables, so tests can pass their own.
+    pub fn from_yaml(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = serde_yaml::from_str(text)?;
+        let top = "top level";
+        let listen = raw
+            .listen
+            .as_deref()
+            .unwrap_or(DEFAULT_LISTEN)
+            .parse::<SocketAddr>()
+            .map_err(|e| {
+                invalid(
+                    top,
+                    "listen",
+                    format!("expected an address like 0.0.0.0:8080 ({e})"),
+                )
+            })?;
+        let upstream_text = raw.upstream.ok_or_else(|| {
+            invalid(
+                top,
+                "upstream",
+                "required: the URL of the app, such as http://127.0.0.1:3000",
+            )
+        })?;
+        let upstream = parse_upstream(&upstream_text).map_err(|m| invalid(top, "upstream", m))?;
+        let max_body = match raw.limits.max_body {
+            Some(size) => parse_size(&size).map_err(|m| invalid(top, "limits.max_body", m))?,
+            None => DEFAULT_MAX_BODY,
+        };
+        if raw.routes.is_empty() {
+            return Err(invalid(top, "routes", "at least one route is required"));
+        }
+
+        let mut warnings = Vec::new();
+        let mut routes: Vec<Route> = Vec::with_capacity(raw.routes.len());
+        for (index, raw_route) in raw.routes.into_iter().enumerate() {
+            let route = build_route(index, raw_route, &upstream, max_body, &env, &mut warnings)?;
+            let place = format!("route {:?} (routes[{index}])", route.name);
+            if routes.iter().any(|r| r.name == route.name) {
+                return Err(invalid(
+                    &place,
+                    "name",
+                    "another route already has this name",
+                ));
+            }
+            if routes.iter().any(|r| r.pattern == route.pattern) {
+                return Err(invalid(
+                    &place,
+                    "path",
+                    "another route already has this path",
+                ));
+            }
+            routes.push(route);
+        }
+        Ok(Config {
+            listen,
+            upstream,
+            unmatched: raw.unmatched,
+            max_body,
+            routes,
+            warnings,
+        })
+    }
+}
+
+fn build_route(
+    index: usize,
+    raw: RawRoute,
+    default_upstream: &Upstream,
+    default_max_body: u64,
+    env: &impl Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Route, ConfigError> {
+    let name = raw.name.clone().unwrap_or_else(|| raw.path.clone());
+    let place = format!("route {name:?} (routes[{index}])");
+    let pattern = PathPattern::parse(&raw.path).map_err(|m| invalid(&place, "path", m))?;
+    // The name travels to the app in X-Hookguard-Route and stands unquoted in log lines, so it is
+    // printable ASCII without spaces.
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid(
+            &place,
+            "name",
+            "must be non-empty printable ASCII without spaces",
+        ));
+    }
+
+    let mut secrets = Vec::with_capacity(raw.secrets.len());
+    for (i, raw_secret) in raw.secrets.iter().enumerate() {
+        let key = format!("secrets[{i}]");
+        let secret = load_secret(raw_secret, env).map_err(|m| invalid(&place, &key, m))?;
+        if raw_secret.value.is_some() {
+            warnings.push(format!(
+                "{place}: {key} is a literal `value`; outside local testing use `env` or `file`"
+            ));
+        }
+        secrets.push(secret);
+    }
+    if secrets.is_empty() {
+        return Err(invalid(
+            &place,
+            "secrets",
+            "at least one secret is required",
+        ));
+    }
+
+    let (verifier, scheme_label, default_methods): (Verifier, String, Vec<Method>) = match (
+        raw.provider.as_deref(),
+        raw.verify.map(|v| (v.hmac, v.query_token)),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                &place,
+                "provider",
+                "give either `provider` or `verify`, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(invalid(
+                &place,
+                "provider",
+                "a route needs `provider` or `verify`",
+            ))
+        }
+        (Some(provider), None) => {
+            let preset = presets::find(provider).ok_or_else(|| {
+                invalid(
+                    &place,
+                    "provider",
+                    format!("unknown provider {provider:?}; `hookguard providers` lists them"),
+                )
+            })?;
+            let scheme = preset
+                .scheme()
+                .map_err(|e| invalid(&place, "provider", format!("preset is broken: {e}")))?;
+            let verifier = HmacVerifier::new(scheme, &secrets)
+                .map_err(|e| invalid(&place, "secrets", e.to_string()))?;
+            (
+                Verifier::Hmac(verifier),
+                preset.name.to_string(),
+                preset.methods.to_vec(),
+            )
+        }
+        (None, Some((Some(_), Some(_)) | (None, None))) => {
+            return Err(invalid(
+                &place,
+                "verify",
+                "give exactly one of `hmac` or `query_token`",
+            ))
+        }
+        (None, Some((Some(hmac), None))) => {
+            let scheme = hmac_scheme(hmac).map_err(|(key, m)| invalid(&place, key, m))?;
+            let label = format!(
+                "hmac {} {} on {}",
+                scheme.algorithm.as_str(),
+                scheme.encoding.as_str(),
+                scheme.header
+            );
+            let verifier = HmacVerifier::new(scheme, &secrets)
+                .map_err(|e| invalid(&place, "secrets", e.to_string()))?;
+            (Verifier::Hmac(verifier), label, vec![Method::POST])
+        }
+        (None, Some((None, Some(token)))) => {
+            if token.param.is_empty() {
+                return Err(invalid(
+                    &place,
+                    "verify.query_token.param",
+                    "must not be empty",
+                ));
+            }
+            let label = format!("query_token on ?{}=", token.param);
+            let verifier = QueryTokenVerifier::new(token.param, &secrets);
+            (Verifier::QueryToken(verifier), label, vec![Method::GET])
+        }
+    };
+
+    let methods = match raw.methods {
+        Some(names) => parse_methods(&names).map_err(|m| invalid(&place, "methods", m))?,
+        None => default_methods,
+    };
+    let upstream = match raw.upstream {
+        Some(text) => parse_upstream(&text).map_err(|m| invalid(&place, "upstream", m))?,
+        None => default_upstream.clone(),
+    };
+    let max_body = match raw.max_body {
+        Some(size) => parse_size(&size).map_err(|m| invalid(&place, "max_body", m))?,
+        None => default_max_body,
+    };
+    Ok(Route {
+        name,
+        pattern,
+        methods,
+        verifier,
+        scheme_label,
+        secret_count: secrets.len(),
+        upstream,
+        max_body,
+    })
+}
+
+fn hmac_scheme(raw: RawHmac) -> Result<HmacScheme, (&'static str, String)> {
+    let header = HeaderName::from_bytes(raw.header.as_bytes()).map_err(|_| {
+        (
+            "verify.hmac.header",
+            format!("{:?} is not a valid header name", raw.header),
+        )
+    })?;
+    let algorithm = match raw.algorithm.as_deref() {
+        None => Algorithm::Sha256,
+        Some(name) => Algorithm::parse(name).ok_or((
+            "verify.hmac.algorithm",
+            format!("{name:?} is not one of sha1, sha256, sha512"),
+        ))?,
+    };
+    let encoding = match raw.encoding.as_deref() {
+        None => Encoding::Hex,
+        Some(name) => Encoding::parse(name).ok_or((
+            "verify.hmac.encoding",
+            format!("{name:?} is not one of hex, base64"),
+        ))?,
+    };
+    let prefixes = raw.prefix.filter(|p| !p.is_empty()).into_iter().collect();
+    Ok(HmacScheme {
+        header,
+        algorithm,
+        encoding,
+        prefixes,
+    })
+}
+
+fn load_secret(raw: &RawSecret, env: &impl Fn(&str) -> Option<String>) -> Result<Secret, String> {
+    let bytes = match (&raw.env, &raw.file, &raw.value) {
+        (Some(var), None, None) => env(var)
+            .ok_or_else(|| format!("environment variable {var} is not set"))?
+            .into_bytes(),
+        (None, Some(path), None) => {
+            let mut bytes = std::fs::read(path)
+                .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
+            // Files written by `echo` or editors end in a newline that is not part of the secret.
+            while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+                bytes.pop();
+            }
+            bytes
+        }
+        (None, None, Some(value)) => value.clone().into_bytes(),
+        _ => return Err("give exactly one of `env`, `file` or `value`".into()),
+    };
+    if bytes.is_empty() {
+        return Err("the secret is empty".into());
+    }
+    Ok(Secret::new(bytes))
+}
+
+fn parse_methods(names: &[String]) -> Result<Vec<Method>, String> {
+    if names.is_empty() {
+        return Err("list at least one method".into());
+    }
+    names
+        .iter()
+        .map(|name| {
+            if name.is_empty() || name.bytes().any(|b| !b.is_ascii_uppercase()) {
+                return Err(format!(
+                    "{name:?} is not an upper-case HTTP method such as POST"
+                ));
+            }
+            Method::from_bytes(name.as_bytes()).map_err(|e| format!("{name:?}: {e}"))
+        })
+        .collect()
+}
+
+fn parse_upstream(text: &str) -> Result<Upstream, String> {
+    let uri: Uri = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    let scheme = uri
+        .scheme()
+        .cloned()
+        .ok_or_else(|| format!("{text:?} needs http://"))?;
+    if scheme != Scheme::HTTP {
+        return Err(format!(
+            "{text:?}: only http:// upstreams are supported so far"
+        ));
+    }
+    let authority = uri
+        .authority()
+        .cloned()
+        .ok_or_else(|| format!("{text:?} has no host"))?;
+    let path_is_root = matches!(uri.path(), "" | "/");
+    if !path_is_root || uri.query().is_some() {
+        return Err(format!(
+            "{text:?}: give only scheme, host and port; the request's own path is forwarded"
+        ));
+    }
+    Ok(Upstream { scheme, authority })
+}
+
+fn parse_size(raw: &RawSize) -> Result<u64, String> {
+    let text = match raw {
+        RawSize::Bytes(n) => return Ok(*n),
+        RawSize::Text(text) => text.trim(),
+    };
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    let multiplier: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "{text:?}: use a byte count or a KiB, MiB or GiB suffix"
+            ))
+        }
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(multiplier))
+        .ok_or_else(|| format!("{text:?} is not a size"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn load(yaml: &str) -> Result<Config, ConfigError> {
+        Config::from_yaml(yaml, |name| {
+            (name == "SECRET_VAR").then(|| "from-env".to_string())
+        })
+    }
+
+    fn error_text(yaml: &str) -> String {
+        load(yaml)
+            .expect_err("config should be refused")
+            .to_string()
+    }
+
+    const MINIMAL: &str = "
+upstream: http://127.0.0.1:3000
+routes:
+  - path: /webhooks/drivewidget
+    provider: drivewidget
+    secrets: [{env: SECRET_VAR}]
+";
+
+    #[test]
+    fn defaults_fill_in() {
+        let config = load(MINIMAL).expect("valid");
+        assert_eq!(config.listen, "0.0.0.0:8080".parse().expect("addr"));
+        assert_eq!(config.unmatched, Unmatched::Reject);
+        assert_eq!(config.max_body, 1024 * 1024);
+        let route = &config.routes[0];
+        assert_eq!(route.name, "/webhooks/drivewidget");
+        assert_eq!(route.methods, vec![Method::POST]);
+        assert_eq!(route.upstream.to_string(), "http://127.0.0.1:3000");
+        assert_eq!(route.max_body, 1024 * 1024);
+        assert!(config.warnings.is_empty());
+    }
+
+    #[test]
+    fn explicit_values_are_taken() {
+        let config = load(
+            "
+listen: 127.0.0.1:9000
+upstream: http://app:3000/
+unmatched: forward
+limits: {max_body: 64KiB}
+routes:
+  - path: /webhooks/custom
+    name: custom
+    verify: {hmac: {header: X-Custom-Sig, algorithm: sha512, encoding: base64, prefix: 'v1='}}
+    secrets: [{value: literal}]
+    methods: [POST, PUT]
+    upstream: http://other:8000
+    max_body: 2048
+  - path: /webhooks/files
+    verify: {query_token: {param: token}}
+    secrets: [{env: SECRET_VAR}]
+",
+        )
+        .expect("valid");
+        assert_eq!(config.unmatched, Unmatched::Forward);
+        assert_eq!(config.max_body, 64 * 1024);
+        let custom = &config.routes[0];
+        assert_eq!(custom.methods, vec![Method::POST, Method::PUT]);
+        assert_eq!(custom.upstream.to_string(), "http://other:8000");
+        assert_eq!(custom.max_body, 2048);
+        assert_eq!(custom.scheme_label, "hmac sha512 base64 on x-custom-sig");
+        let files = &config.routes[1];
+        assert_eq!(files.methods, vec![Method::GET]);
+        assert_eq!(files.max_body, 64 * 1024);
+        assert_eq!(config.warnings.len(), 1);
+        assert!(
+            config.warnings[0].contains("custom"),
+            "{:?}",
+            config.warnings
+        );
+    }
+
+    #[test]
+    fn secret_files_lose_their_trailing_newline() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "abc\n").expect("write");
+        let yaml = MINIMAL.replace(
+            "{env: SECRET_VAR}",
+            &format!("{{file: {}}}", path.display()),
+        );
+        let config = load(&yaml).expect("valid");
+        let Verifier::Hmac(verifier) = &config.routes[0].verifier else {
+            panic!("hmac route expected");
+        };
+        let (_, expected) =
+            HmacVerifier::sign(verifier.scheme(), &Secret::new("abc"), b"x").expect("key");
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-drivewidget-signature", expected.parse().expect("value"));
+        assert_eq!(verifier.verify(&headers, b"x"), Ok(()));
+    }
+
+    #[test]
+    fn refusals_name_the_route_and_the_key() {
+        let cases: Vec<(String, &[&str])> = vec![
+            (MINIMAL.replace("    provider: drivewidget\n", "    provider: drivewidget\n    allow_ipz: []\n"), &["routes[0]", "allow_ipz"]),
+            (MINIMAL.replace("drivewidget\n    secrets", "nosuch\n    secrets"), &["routes[0]", "provider", "nosuch"]),
+            (MINIMAL.replace("SECRET_VAR", "MISSING_VAR"), &["/webhooks/drivewidget", "secrets[0]", "MISSING_VAR"]),
+            (MINIMAL.replace("{env: SECRET_VAR}", "{file: /nonexistent/secret}"), &["secrets[0]", "/nonexistent/secret"]),
+            (MINIMAL.replace("{env: SECRET_VAR}", "{value: ''}"), &["secrets[0]", "empty"]),
+            (MINIMAL.replace("{env: SECRET_VAR}", "{env: SECRET_VAR, value: x}"), &["secrets[0]", "exactly one"]),
+            (MINIMAL.replace("secrets: [{env: SECRET_VAR}]", "secrets: []"), &["secrets", "at least one"]),
+            (MINIMAL.replace("upstream: http://127.0.0.1:3000", "upstream: ftp://x"), &["top level", "upstream"]),
+            (MINIMAL.replace("upstream: http://127.0.0.1:3000\n", ""), &["upstream", "required"]),
+            (MINIMAL.replace("path: /webhooks/drivewidget", "path: /a/../b"), &["path", "canonical"]),
+            (format!("{MINIMAL}    methods: [post]\n"), &["methods", "upper-case"]),
+            (format!("{MINIMAL}    max_body: 1MB\n"), &["max_body", "KiB"]),
+            (format!("{MINIMAL}    verify: {{query_token: {{param: t}}}}\n"), &["provider", "not both"]),
+            (format!("{MINIMAL}  - path: /webhooks/drivewidget\n    name: second\n    provider: filedgr\n    secrets: [{{env: SECRET_VAR}}]\n"), &["second", "path", "already"]),
+            (format!("{MINIMAL}  - path: /other\n    name: /webhooks/drivewidget\n    provider: filedgr\n    secrets: [{{env: SECRET_VAR}}]\n"), &["routes[1]", "name", "already"]),
+            ("upstream: http://x\nroutes: []\n".to_string(), &["routes", "at least one"]),
+            (MINIMAL.replace("provider: drivewidget", "verify: {hmac: {header: X-S, algorithm: md5}}"), &["verify.hmac.algorithm", "md5"]),
+            (MINIMAL.replace("provider: drivewidget", "verify: {}"), &["verify", "exactly one"]),
+            (MINIMAL.replace("provider: drivewidget", "verify: {jwt: {}}"), &["verify", "jwt"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: drivewidget\n    name: \"caf\u{e9}\""), &["name", "printable"]),
+            (format!("{MINIMAL}tls: {{cert: a, key: b}}\n"), &["tls"]),
+        ];
+        for (yaml, needles) in cases {
+            let text = error_text(&yaml);
+            for needle in needles {
+                assert!(text.contains(needle), "{text:?} should mention {needle:?}");
+            }
+        }
+        assert!(Config::from_yaml(MINIMAL, no_env).is_err());
+    }
+
+    #[test]
+    fn sizes_parse() {
+        let ok = [
+            ("1024", 1024),
+            ("1KiB", 1024),
+            ("5MiB", 5 << 20),
+            ("1GiB", 1 << 30),
+            ("7B", 7),
+        ];
+        for (text, expected) in ok {
+            assert_eq!(
+                parse_size(&RawSize::Text(text.into())),
+                Ok(expected),
+                "{text}"
+            );
+        }
+        for bad in ["", "MiB", "1.5MiB", "1mb", "-1", "99999999999999999999GiB"] {
+            assert!(parse_size(&RawSize::Text(bad.into())).is_err(), "{bad}");
+        }
+        assert_eq!(parse_size(&RawSize::Bytes(3)), Ok(3));
+    }
+}

@@ -1,0 +1,321 @@
+//! Path canonicalisation and route lookup: one path, one meaning, or a 400.
+//!
+//! hookguard and the app must agree on which route a path names. Any spelling the app might decode or
+//! normalise into another path (`..`, `//`, `%2F`, a case variant of a route) is refused outright, so
+//! `unmatched: forward` cannot be used to reach a verified endpoint unverified.
+
+use std::fmt;
+
+/// Why a path was refused before routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonCanonical {
+    NotAbsolute,
+    DotSegment,
+    EmptySegment,
+    Backslash,
+    Semicolon,
+    BadPercentEscape,
+    EncodedCharacter,
+    CaseVariant,
+}
+
+impl NonCanonical {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NonCanonical::NotAbsolute => "path_not_absolute",
+            NonCanonical::DotSegment => "path_dot_segment",
+            NonCanonical::EmptySegment => "path_empty_segment",
+            NonCanonical::Backslash => "path_backslash",
+            NonCanonical::Semicolon => "path_semicolon",
+            NonCanonical::BadPercentEscape => "path_bad_percent_escape",
+            NonCanonical::EncodedCharacter => "path_encoded_character",
+            NonCanonical::CaseVariant => "path_case_variant",
+        }
+    }
+}
+
+impl fmt::Display for NonCanonical {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Characters whose percent-encoded form an app may decode back into a different path: the
+/// separators and `%` that design.md names, and the RFC 3986 unreserved set, which normalisers decode.
+fn is_decode_sensitive(byte: u8) -> bool {
+    matches!(byte, b'/' | b'\\' | b'%' | b'.' | b'-' | b'_' | b'~') || byte.is_ascii_alphanumeric()
+}
+
+fn hex_value(byte: u8) -> Option<u8> {
+    (byte as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Checks a request path (without its query) against the canonical-form rules of design.md.
+pub fn check_canonical(path: &str) -> Result<(), NonCanonical> {
+    let rest = path.strip_prefix('/').ok_or(NonCanonical::NotAbsolute)?;
+    let segments: Vec<&str> = rest.split('/').collect();
+    let last = segments.len() - 1;
+    for (i, segment) in segments.iter().enumerate() {
+        // One trailing slash is allowed: `/webhooks/x/` names the same route as `/webhooks/x`.
+        if segment.is_empty() && i != last {
+            return Err(NonCanonical::EmptySegment);
+        }
+        if *segment == "." || *segment == ".." {
+            return Err(NonCanonical::DotSegment);
+        }
+    }
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => return Err(NonCanonical::Backslash),
+            b';' => return Err(NonCanonical::Semicolon),
+            b'%' => {
+                let high = bytes.get(i + 1).copied().and_then(hex_value);
+                let low = bytes.get(i + 2).copied().and_then(hex_value);
+                let (Some(high), Some(low)) = (high, low) else {
+                    return Err(NonCanonical::BadPercentEscape);
+                };
+                if is_decode_sensitive(high << 4 | low) {
+                    return Err(NonCanonical::EncodedCharacter);
+                }
+                i += 3;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// A route's `path:` as written in the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPattern {
+    /// `/a/b`: that path, with or without one trailing slash.
+    Exact(String),
+    /// `/a/*`, stored as `/a`: that segment and everything below it.
+    Prefix(String),
+}
+
+impl PathPattern {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (base, is_prefix) = match text.strip_suffix("/*") {
+            Some(base) => (base, true),
+            None => (text, false),
+        };
+        if base.contains('*') {
+            return Err("`*` is allowed only as a whole last segment, as in /webhooks/*".into());
+        }
+        let check = if base.is_empty() { "/" } else { base };
+        check_canonical(check).map_err(|reason| {
+            format!("{text:?} is not a canonical path ({reason}); requests to it would be refused")
+        })?;
+        if base.len() > 1 && base.ends_with('/') {
+            return Err(format!(
+                "{text:?} has a trailing slash; write it without one"
+            ));
+        }
+        Ok(if is_prefix {
+            PathPattern::Prefix(base.to_string())
+        } else {
+            PathPattern::Exact(base.to_string())
+        })
+    }
+
+    fn literal(&self) -> &str {
+        match self {
+            PathPattern::Exact(p) | PathPattern::Prefix(p) => p,
+        }
+    }
+
+    fn matches_with(&self, path: &[u8], same: fn(&[u8], &[u8]) -> bool) -> bool {
+        let literal = self.literal().as_bytes();
+        let head_matches = path.len() >= literal.len() && same(&path[..literal.len()], literal);
+        if !head_matches {
+            return false;
+        }
+        let tail = &path[literal.len()..];
+        match self {
+            PathPattern::Exact(_) => tail.is_empty() || (tail == b"/" && literal != b"/"),
+            PathPattern::Prefix(_) => tail.is_empty() || tail[0] == b'/',
+        }
+    }
+
+    fn matches(&self, path: &[u8]) -> bool {
+        self.matches_with(path, |a, b| a == b)
+    }
+
+    fn matches_ignoring_case(&self, path: &[u8]) -> bool {
+        self.matches_with(path, <[u8]>::eq_ignore_ascii_case)
+    }
+
+    /// Longer literals win; at equal length an exact route beats a prefix one.
+    fn specificity(&self) -> (usize, bool) {
+        (self.literal().len(), matches!(self, PathPattern::Exact(_)))
+    }
+}
+
+impl fmt::Display for PathPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathPattern::Exact(p) => f.write_str(p),
+            PathPattern::Prefix(p) => write!(f, "{p}/*"),
+        }
+    }
+}
+
+/// Finds the route for a canonical path: `Ok(Some(route))`, `Ok(None)` for no route, or a refusal.
+pub fn lookup<'r, T>(
+    routes: &'r [T],
+    pattern_of: impl Fn(&T) -> &PathPattern,
+    path: &str,
+) -> Result<Option<&'r T>, NonCanonical> {
+    check_canonical(path)?;
+    let path = path.as_bytes();
+    let mut best: Option<(&T, (usize, bool))> = None;
+    for route in routes {
+        let pattern = pattern_of(route);
+        if pattern.matches(path) {
+            let specificity = pattern.specificity();
+            if best.is_none_or(|(_, current)| specificity > current) {
+                best = Some((route, specificity));
+            }
+        } else if pattern.matches_ignoring_case(path) {
+            return Err(NonCanonical::CaseVariant);
+        }
+    }
+    Ok(best.map(|(route, _)| route))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_paths_pass() {
+        for path in [
+            "/",
+            "/webhooks/x",
+            "/webhooks/x/",
+            "/a%20b",
+            "/a%3Fb",
+            "/a-b_c~d.json",
+            "/%E2%9C%93",
+        ] {
+            assert_eq!(check_canonical(path), Ok(()), "{path}");
+        }
+    }
+
+    #[test]
+    fn non_canonical_paths_are_named() {
+        let cases = [
+            ("webhooks", NonCanonical::NotAbsolute),
+            ("*", NonCanonical::NotAbsolute),
+            ("/a/./b", NonCanonical::DotSegment),
+            ("/a/../b", NonCanonical::DotSegment),
+            ("/a/..", NonCanonical::DotSegment),
+            ("/.", NonCanonical::DotSegment),
+            ("//a", NonCanonical::EmptySegment),
+            ("/a//b", NonCanonical::EmptySegment),
+            ("/a//", NonCanonical::EmptySegment),
+            ("/a\\b", NonCanonical::Backslash),
+            ("/a;x=1", NonCanonical::Semicolon),
+            ("/a/b;", NonCanonical::Semicolon),
+            ("/a%2Fb", NonCanonical::EncodedCharacter),
+            ("/a%2fb", NonCanonical::EncodedCharacter),
+            ("/a%5Cb", NonCanonical::EncodedCharacter),
+            ("/a%2E%2E/b", NonCanonical::EncodedCharacter),
+            ("/a%25", NonCanonical::EncodedCharacter),
+            ("/%73tripe", NonCanonical::EncodedCharacter),
+            ("/a%2", NonCanonical::BadPercentEscape),
+            ("/a%zz", NonCanonical::BadPercentEscape),
+            ("/a%", NonCanonical::BadPercentEscape),
+        ];
+        for (path, reason) in cases {
+            assert_eq!(check_canonical(path), Err(reason), "{path}");
+        }
+    }
+
+    fn patterns(list: &[&str]) -> Vec<PathPattern> {
+        list.iter()
+            .map(|p| PathPattern::parse(p).expect("valid pattern"))
+            .collect()
+    }
+
+    /// The index of the route found, so expectations read as positions in the list.
+    fn lookup(routes: &[PathPattern], path: &str) -> Result<Option<usize>, NonCanonical> {
+        let found = super::lookup(routes, |p| p, path)?;
+        Ok(found.map(|route| {
+            routes
+                .iter()
+                .position(|r| std::ptr::eq(r, route))
+                .expect("from list")
+        }))
+    }
+
+    #[test]
+    fn exact_routes_allow_one_trailing_slash() {
+        let routes = patterns(&["/webhooks/stripe"]);
+        assert_eq!(lookup(&routes, "/webhooks/stripe"), Ok(Some(0)));
+        assert_eq!(lookup(&routes, "/webhooks/stripe/"), Ok(Some(0)));
+        assert_eq!(lookup(&routes, "/webhooks/stripe/x"), Ok(None));
+        assert_eq!(lookup(&routes, "/webhooks/stripex"), Ok(None));
+        assert_eq!(lookup(&routes, "/webhooks"), Ok(None));
+    }
+
+    #[test]
+    fn prefix_routes_cover_the_segment_and_below() {
+        let routes = patterns(&["/webhooks/*"]);
+        assert_eq!(lookup(&routes, "/webhooks"), Ok(Some(0)));
+        assert_eq!(lookup(&routes, "/webhooks/"), Ok(Some(0)));
+        assert_eq!(lookup(&routes, "/webhooks/a/b"), Ok(Some(0)));
+        assert_eq!(lookup(&routes, "/webhooksx"), Ok(None));
+        let everything = patterns(&["/*"]);
+        assert_eq!(lookup(&everything, "/anything/at/all"), Ok(Some(0)));
+    }
+
+    #[test]
+    fn longest_match_wins_whatever_the_order() {
+        let routes = patterns(&[
+            "/webhooks/*",
+            "/webhooks/stripe",
+            "/*",
+            "/webhooks/stripe/*",
+        ]);
+        assert_eq!(lookup(&routes, "/webhooks/stripe"), Ok(Some(1)));
+        assert_eq!(lookup(&routes, "/webhooks/stripe/x"), Ok(Some(3)));
+        assert_eq!(lookup(&routes, "/webhooks/github"), Ok(Some(0)));
+        assert_eq!(lookup(&routes, "/other"), Ok(Some(2)));
+    }
+
+    #[test]
+    fn case_variants_of_a_route_are_refused() {
+        let routes = patterns(&["/webhooks/*", "/webhooks/stripe"]);
+        assert_eq!(
+            lookup(&routes, "/WEBHOOKS/stripe"),
+            Err(NonCanonical::CaseVariant)
+        );
+        assert_eq!(
+            lookup(&routes, "/webhooks/Stripe"),
+            Err(NonCanonical::CaseVariant)
+        );
+        // Case inside a prefix route's wildcard part is the app's business.
+        assert_eq!(lookup(&routes, "/webhooks/GitHub"), Ok(Some(0)));
+    }
+
+    #[test]
+    fn bad_patterns_are_refused() {
+        for bad in ["webhooks", "/a/../b", "/a*", "/a/*/b", "/a/", "//a"] {
+            assert!(PathPattern::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            PathPattern::parse("/*"),
+            Ok(PathPattern::Prefix(String::new()))
+        );
+        assert_eq!(
+            PathPattern::parse("/a/*").map(|p| p.to_string()),
+            Ok("/a/*".into())
+        );
+    }
+}
