@@ -1,0 +1,180 @@
+//! The `hookguard` command: logging, the CLI, and exit codes. The work is in the library.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use hookguard::config::Config;
+use hookguard::proxy::Proxy;
+use hookguard::verify::{presets, HmacVerifier, Secret};
+use tracing_subscriber::EnvFilter;
+
+/// How long in-flight requests may take to finish after SIGTERM or SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+#[derive(Parser)]
+#[command(
+    name = "hookguard",
+    version,
+    about = "Forwards only webhooks whose signatures check out"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the routes of a config file.
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Validate a config file and print the routes it would serve.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// List the provider presets.
+    Providers,
+    /// Print the header(s) a provider would send for a body, to test with curl.
+    Sign {
+        #[arg(long)]
+        provider: String,
+        /// The environment variable holding the secret (kept off the command line and shell history).
+        #[arg(long)]
+        secret_env: String,
+        /// The body file; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => run(config),
+        Command::Check { config } => check(config),
+        Command::Providers => {
+            for preset in presets::PRESETS {
+                println!("{} {}", preset.name, preset.description);
+            }
+            Ok(())
+        }
+        Command::Sign {
+            provider,
+            secret_env,
+            file,
+        } => sign(&provider, &secret_env, file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hookguard: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn run(config_path: PathBuf) -> anyhow::Result<()> {
+    init_logging();
+    let config = Config::load(&config_path)?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr().context("listener address")?;
+        tracing::info!(%addr, routes = config.routes.len(), "listening");
+        let proxy = Arc::new(Proxy::new(Arc::new(config)));
+        hookguard::server::run(listener, proxy, shutdown_signal(), SHUTDOWN_GRACE).await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => stream,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops hookguard");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}
+
+fn check(config_path: PathBuf) -> anyhow::Result<()> {
+    let config = Config::load(&config_path)?;
+    println!(
+        "listen {}  upstream {}  unmatched {:?}",
+        config.listen, config.upstream, config.unmatched
+    );
+    for route in &config.routes {
+        println!(
+            "route {:?}: {} -> {}  scheme {}  methods {}  secrets {}  max_body {}",
+            route.name,
+            route.pattern,
+            route.upstream,
+            route.scheme_label,
+            route.allow_header(),
+            route.secret_count,
+            route.max_body,
+        );
+    }
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
+    println!("ok: {} route(s)", config.routes.len());
+    Ok(())
+}
+
+fn sign(provider: &str, secret_env: &str, file: Option<PathBuf>) -> anyhow::Result<()> {
+    let Some(preset) = presets::find(provider) else {
+        bail!("unknown provider {provider:?}; `hookguard providers` lists them");
+    };
+    let secret = std::env::var(secret_env)
+        .with_context(|| format!("environment variable {secret_env} is not set"))?;
+    if secret.is_empty() {
+        bail!("environment variable {secret_env} is empty");
+    }
+    let mut body = Vec::new();
+    match file {
+        Some(path) if path.as_os_str() != "-" => {
+            body =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        }
+        _ => {
+            std::io::stdin()
+                .read_to_end(&mut body)
+                .context("cannot read standard input")?;
+        }
+    }
+    let (_, value) = HmacVerifier::sign(&preset.scheme()?, &Secret::new(secret), &body)?;
+    // The provider's own spelling of the header, as its documentation shows it.
+    println!("{}: {value}", preset.header);
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! Every answer hookguard gives itself: the refusal, its status, its log reason and its small JSON body.
+
+use bytes::Bytes;
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+
+use crate::routing::NonCanonical;
+use crate::verify::Rejection;
+
+#[derive(Debug)]
+pub enum Refusal {
+    NonCanonicalPath(NonCanonical),
+    /// Content-Length together with Transfer-Encoding: the classic request-smuggling shape.
+    AmbiguousLength,
+    NoRoute,
+    MethodNotAllowed {
+        allow: HeaderValue,
+    },
+    BodyTooLarge,
+    BodyUnreadable,
+    InvalidSignature(Rejection),
+    UpstreamUnreachable,
+    UpstreamFailed,
+}
+
+impl Refusal {
+    /// The one place statuses are decided; no `_` arm, so a new refusal must be placed here.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refusal::NonCanonicalPath(_) | Refusal::AmbiguousLength | Refusal::BodyUnreadable => {
+                StatusCode::BAD_REQUEST
+            }
+            Refusal::NoRoute => StatusCode::NOT_FOUND,
+            Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Refusal::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
+            Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The reason for the log line and, later, a metric label. Never sent to the client.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::NonCanonicalPath(why) => why.as_str(),
+            Refusal::AmbiguousLength => "content_length_with_transfer_encoding",
+            Refusal::NoRoute => "no_route",
+            Refusal::MethodNotAllowed { .. } => "method_not_allowed",
+            Refusal::BodyTooLarge => "body_too_large",
+            Refusal::BodyUnreadable => "body_unreadable",
+            Refusal::InvalidSignature(why) => why.as_str(),
+            Refusal::UpstreamUnreachable => "upstream_unreachable",
+            Refusal::UpstreamFailed => "upstream_failed",
+        }
+    }
+
+    /// What the client is told: deliberately the same for every signature failure, so a forger
+    /// learns nothing about which check failed.
+    fn client_message(&self) -> &'static str {
+        match self {
+            Refusal::NonCanonicalPath(_) => "non-canonical path",
+            Refusal::AmbiguousLength => "content-length with transfer-encoding",
+            Refusal::NoRoute => "no route",
+            Refusal::MethodNotAllowed { .. } => "method not allowed",
+            Refusal::BodyTooLarge => "body too large",
+            Refusal::BodyUnreadable => "unreadable body",
+            Refusal::InvalidSignature(_) => "invalid signature",
+            Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => "bad gateway",
+        }
+    }
+
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let body = format!("{{\"error\":\"{}\"}}", self.client_message());
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Refusal::MethodNotAllowed { allow } = self {
+            headers.insert(ALLOW, allow);
+        }
+        response
+    }
+}

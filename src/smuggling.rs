@@ -1,0 +1,332 @@
+//! Spots HTTP/1.1 request heads that carry both Content-Length and Transfer-Encoding.
+//!
+//! hyper resolves that conflict itself (chunked wins, Content-Length is dropped, the connection closes
+//! afterwards), so the service never sees both headers. design.md promises a 400 for it, because a
+//! proxy that accepts the shape is one half of every request-smuggling attack. [`SniffedIo`] wraps a
+//! connection, follows the same framing hyper does (head, then a sized or chunked body, then the next
+//! head) and records one verdict per head, which the service takes in order. When the byte stream is
+//! anything it does not follow exactly (HTTP/2, a malformed head), it stops and reports nothing,
+//! leaving hyper's own safe handling in place.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Heads larger than this are not followed; hyper bounds them too.
+const MAX_HEAD: usize = 64 * 1024;
+/// Chunk-size and trailer lines longer than this are not followed.
+const MAX_LINE: usize = 4 * 1024;
+/// httparse's header slots; hyper's default limit is 100.
+const MAX_HEADERS: usize = 128;
+
+/// One verdict per request head, in arrival order: `true` when it had both length headers.
+#[derive(Clone, Default)]
+pub struct HeadVerdicts(Arc<Mutex<VecDeque<bool>>>);
+
+impl HeadVerdicts {
+    /// The verdict for the next HTTP/1 request; `false` when the head was not followed.
+    pub fn next_has_ambiguous_length(&self) -> bool {
+        self.0
+            .lock()
+            .map(|mut verdicts| verdicts.pop_front().unwrap_or(false))
+            .unwrap_or(false)
+    }
+
+    fn push(&self, ambiguous: bool) {
+        if let Ok(mut verdicts) = self.0.lock() {
+            verdicts.push_back(ambiguous);
+        }
+    }
+}
+
+enum State {
+    Head(Vec<u8>),
+    Body(u64),
+    ChunkSize(Vec<u8>),
+    ChunkData(u64),
+    ChunkDataEnd(Vec<u8>),
+    Trailers(Vec<u8>),
+    Off,
+}
+
+enum Framing {
+    Sized(u64),
+    Chunked,
+}
+
+struct Tracker {
+    state: State,
+    verdicts: HeadVerdicts,
+}
+
+/// Reads `[^\n]*\n` into `line`; returns the bytes used and whether the line ended.
+fn take_line(line: &mut Vec<u8>, input: &[u8]) -> (usize, bool) {
+    match input.iter().position(|&b| b == b'\n') {
+        Some(end) => {
+            line.extend_from_slice(&input[..end]);
+            (end + 1, true)
+        }
+        None => {
+            line.extend_from_slice(input);
+            (input.len(), false)
+        }
+    }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The framing hyper would choose for a parsed head, and whether the head had both length headers;
+/// `None` where hyper would refuse the head itself.
+fn framing_of(request: &httparse::Request<'_, '_>) -> Option<(Framing, bool)> {
+    let mut content_length: Option<u64> = None;
+    let mut has_content_length = false;
+    let mut last_transfer_encoding: Option<&[u8]> = None;
+    for header in request.headers.iter() {
+        if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            last_transfer_encoding = Some(header.value);
+        } else if header.name.eq_ignore_ascii_case("content-length") {
+            has_content_length = true;
+            let value = std::str::from_utf8(header.value)
+                .ok()?
+                .trim()
+                .parse::<u64>()
+                .ok()?;
+            if content_length.is_some_and(|previous| previous != value) {
+                return None;
+            }
+            content_length = Some(value);
+        }
+    }
+    match last_transfer_encoding {
+        Some(value) => {
+            if request.version != Some(1) {
+                return None;
+            }
+            let last = value.rsplit(|&b| b == b',').next()?;
+            let last = std::str::from_utf8(last).ok()?.trim();
+            last.eq_ignore_ascii_case("chunked")
+                .then_some((Framing::Chunked, has_content_length))
+        }
+        None => Some((Framing::Sized(content_length.unwrap_or(0)), false)),
+    }
+}
+
+impl Tracker {
+    fn feed(&mut self, mut input: &[u8]) {
+        while !input.is_empty() {
+            let used = match &mut self.state {
+                State::Off => return,
+                State::Head(buffer) => {
+                    let before = buffer.len();
+                    buffer.extend_from_slice(input);
+                    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                    let mut request = httparse::Request::new(&mut headers);
+                    match request.parse(buffer) {
+                        Ok(httparse::Status::Complete(head_len)) => {
+                            let Some((framing, ambiguous)) = framing_of(&request) else {
+                                self.state = State::Off;
+                                return;
+                            };
+                            self.verdicts.push(ambiguous);
+                            self.state = match framing {
+                                Framing::Sized(0) => State::Head(Vec::new()),
+                                Framing::Sized(len) => State::Body(len),
+                                Framing::Chunked => State::ChunkSize(Vec::new()),
+                            };
+                            head_len - before
+                        }
+                        Ok(httparse::Status::Partial) if buffer.len() <= MAX_HEAD => input.len(),
+                        _ => {
+                            self.state = State::Off;
+                            return;
+                        }
+                    }
+                }
+                State::Body(remaining) | State::ChunkData(remaining) => {
+                    let used = (*remaining).min(input.len() as u64);
+                    *remaining -= used;
+                    if *remaining == 0 {
+                        self.state = match self.state {
+                            State::Body(_) => State::Head(Vec::new()),
+                            _ => State::ChunkDataEnd(Vec::new()),
+                        };
+                    }
+                    used as usize
+                }
+                State::ChunkSize(line) => {
+                    let (used, ended) = take_line(line, input);
+                    if ended {
+                        let size_text = trim_cr(line).split(|&b| b == b';').next().unwrap_or(b"");
+                        let size = std::str::from_utf8(size_text)
+                            .ok()
+                            .and_then(|text| u64::from_str_radix(text.trim(), 16).ok());
+                        self.state = match size {
+                            Some(0) => State::Trailers(Vec::new()),
+                            Some(size) => State::ChunkData(size),
+                            None => State::Off,
+                        };
+                    } else if line.len() > MAX_LINE {
+                        self.state = State::Off;
+                    }
+                    used
+                }
+                State::ChunkDataEnd(line) => {
+                    let (used, ended) = take_line(line, input);
+                    if ended {
+                        self.state = if trim_cr(line).is_empty() {
+                            State::ChunkSize(Vec::new())
+                        } else {
+                            State::Off
+                        };
+                    } else if line.len() > 2 {
+                        self.state = State::Off;
+                    }
+                    used
+                }
+                State::Trailers(line) => {
+                    let (used, ended) = take_line(line, input);
+                    if ended {
+                        if trim_cr(line).is_empty() {
+                            self.state = State::Head(Vec::new());
+                        } else {
+                            line.clear();
+                        }
+                    } else if line.len() > MAX_LINE {
+                        self.state = State::Off;
+                    }
+                    used
+                }
+            };
+            input = &input[used..];
+        }
+    }
+}
+
+/// A connection whose reads are followed by a [`Tracker`]; writes pass straight through.
+pub struct SniffedIo<T> {
+    inner: T,
+    tracker: Tracker,
+}
+
+impl<T> SniffedIo<T> {
+    pub fn new(inner: T) -> (Self, HeadVerdicts) {
+        let verdicts = HeadVerdicts::default();
+        let tracker = Tracker {
+            state: State::Head(Vec::new()),
+            verdicts: verdicts.clone(),
+        };
+        (SniffedIo { inner, tracker }, verdicts)
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for SniffedIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            this.tracker.feed(&buf.filled()[before..]);
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for SniffedIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `stream` in pieces of `step` bytes and returns the verdicts recorded.
+    fn verdicts(stream: &[u8], step: usize) -> Vec<bool> {
+        let verdicts = HeadVerdicts::default();
+        let mut tracker = Tracker {
+            state: State::Head(Vec::new()),
+            verdicts: verdicts.clone(),
+        };
+        for piece in stream.chunks(step) {
+            tracker.feed(piece);
+        }
+        let recorded = verdicts.0.lock().expect("lock").iter().copied().collect();
+        recorded
+    }
+
+    const PIPELINE: &[u8] = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
+POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n\
+\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n\
+POST /d HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+
+    #[test]
+    fn follows_sized_chunked_and_empty_bodies_in_any_split() {
+        for step in [1, 2, 7, 64, PIPELINE.len()] {
+            assert_eq!(
+                verdicts(PIPELINE, step),
+                vec![false, false, false, true],
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn flags_both_orders_of_the_two_headers() {
+        let te_first =
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n";
+        assert_eq!(verdicts(te_first, 5), vec![true]);
+    }
+
+    #[test]
+    fn a_body_that_looks_like_a_head_is_not_read_as_one() {
+        let body = b"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut stream =
+            format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        stream.extend_from_slice(body);
+        assert_eq!(verdicts(&stream, 3), vec![false]);
+    }
+
+    #[test]
+    fn stops_following_what_hyper_would_refuse() {
+        assert!(verdicts(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 4).is_empty());
+        assert!(verdicts(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", 4).is_empty());
+        assert!(verdicts(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 4).is_empty());
+        let garbage = vec![b'a'; MAX_HEAD + 10];
+        assert!(verdicts(&garbage, 1000).is_empty());
+    }
+}
