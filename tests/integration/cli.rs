@@ -1,0 +1,207 @@
+//! The command line: check, run's refusal of a bad config, providers and sign.
+
+use std::process::{Command, Output};
+
+use crate::answers::{config, SECRET};
+use crate::support::{binary, http1_request, send_raw, App, Hookguard, APP_STATUS};
+
+fn hookguard(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(binary())
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("wait")
+}
+
+fn write_config(dir: &tempfile::TempDir, text: &str) -> String {
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, text).expect("write");
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn check_prints_the_routes_of_a_good_config() {
+    let app = App::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(&dir, &config(&app, ""));
+    let output = hookguard(&["check", "--config", &path], &[], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("route \"drivewidget\": /webhooks/drivewidget"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("scheme drivewidget"), "{stdout}");
+    assert!(
+        stdout.contains("route \"files\": /webhooks/files"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok: 2 route(s)"), "{stdout}");
+    assert!(!stdout.contains(SECRET), "check never prints secrets");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("literal `value`"),
+        "literal secrets warn"
+    );
+}
+
+#[tokio::test]
+async fn check_and_run_refuse_bad_configs_naming_route_and_key() {
+    let app = App::start().await;
+    let good = config(&app, "");
+    let cases = [
+        (
+            good.replace("provider: drivewidget", "provider: drivewidgit"),
+            vec!["drivewidget", "provider", "drivewidgit"],
+        ),
+        (
+            good.replace("max_body: 1KiB", "max_body: lots"),
+            vec!["drivewidget", "max_body"],
+        ),
+        (
+            good.replace("max_body: 1KiB", "max_body: 1KiB\n    allow_ipz: []"),
+            vec!["routes[0]", "allow_ipz"],
+        ),
+        (
+            good.replace(
+                &format!("{{value: {SECRET}}}]\n    max_body"),
+                "{env: HOOKGUARD_TEST_UNSET_VAR}]\n    max_body",
+            ),
+            vec!["drivewidget", "secrets[0]", "HOOKGUARD_TEST_UNSET_VAR"],
+        ),
+        (
+            good.replace("param: token", "param: ''"),
+            vec!["files", "query_token.param"],
+        ),
+    ];
+    for (yaml, needles) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_config(&dir, &yaml);
+        for command in ["check", "run"] {
+            let output = hookguard(&[command, "--config", &path], &[], None);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                !output.status.success(),
+                "{command} accepted a bad config: {yaml}"
+            );
+            for needle in &needles {
+                assert!(
+                    stderr.contains(needle),
+                    "{command}: {stderr:?} should mention {needle:?}"
+                );
+            }
+            assert!(
+                !stderr.contains("listening"),
+                "{command} must fail before binding"
+            );
+        }
+    }
+    let missing = hookguard(
+        &["check", "--config", "/nonexistent/hookguard.yaml"],
+        &[],
+        None,
+    );
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/hookguard.yaml"));
+}
+
+#[test]
+fn providers_lists_one_preset_per_line() {
+    let output = hookguard(&["providers"], &[], None);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let names: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    for preset in ["drivewidget", "x-signature", "filedgr", "uploadcare"] {
+        assert!(names.contains(&preset), "{preset} missing from {stdout}");
+    }
+    assert!(stdout
+        .lines()
+        .all(|l| l.split_once(' ').is_some_and(|(_, d)| !d.is_empty())));
+}
+
+#[tokio::test]
+async fn sign_output_is_accepted_by_the_proxy_for_every_preset() {
+    let app = App::start().await;
+    let body = br#"{"event":"file.uploaded","id":"sign-test"}"#;
+    let env = [("SIGN_TEST_SECRET", SECRET)];
+    for (preset, path) in [
+        ("drivewidget", "/webhooks/drivewidget"),
+        ("x-signature", "/webhooks/widget"),
+        ("filedgr", "/webhooks/filedgr"),
+        ("uploadcare", "/webhooks/uploadcare"),
+    ] {
+        let output = hookguard(
+            &[
+                "sign",
+                "--provider",
+                preset,
+                "--secret-env",
+                "SIGN_TEST_SECRET",
+                "-",
+            ],
+            &env,
+            Some(body),
+        );
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let line = String::from_utf8(output.stdout).expect("utf8");
+        let (name, value) = line.trim().split_once(": ").expect("Name: value");
+        let yaml = format!(
+            "listen: 127.0.0.1:0\nupstream: {}\nroutes:\n  - path: {path}\n    provider: {preset}\n    secrets: [{{env: SIGN_TEST_SECRET}}]\n",
+            app.url()
+        );
+        let proxy = Hookguard::start_with_env(&yaml, &env);
+        let headers = vec![(name.to_string(), value.to_string())];
+        let response = send_raw(proxy.addr, &http1_request("POST", path, &headers, body)).await;
+        assert_eq!(response.status, APP_STATUS, "{preset}: {line}");
+        assert_eq!(app.take().len(), 1);
+    }
+    let unknown = hookguard(
+        &[
+            "sign",
+            "--provider",
+            "nope",
+            "--secret-env",
+            "SIGN_TEST_SECRET",
+        ],
+        &env,
+        Some(b""),
+    );
+    assert!(!unknown.status.success());
+    let unset = hookguard(
+        &[
+            "sign",
+            "--provider",
+            "filedgr",
+            "--secret-env",
+            "HOOKGUARD_TEST_UNSET_VAR",
+        ],
+        &[],
+        Some(b""),
+    );
+    assert!(String::from_utf8_lossy(&unset.stderr).contains("HOOKGUARD_TEST_UNSET_VAR"));
+}

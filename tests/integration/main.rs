@@ -1,0 +1,7 @@
+//! The one integration test binary: every test drives the real `hookguard` binary over real sockets.
+
+mod answers;
+mod cli;
+mod hygiene;
+mod support;
+mod vectors;
