@@ -4,14 +4,19 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use http::uri::{Authority, Scheme};
+use http::uri::{Authority, Scheme as UriScheme};
 use http::{HeaderName, Method, Uri};
 use serde::Deserialize;
 
 use crate::routing::PathPattern;
+use crate::verify::handshake::Handshake;
+use crate::verify::presets::{self, Spec};
+use crate::verify::scheme::{HeaderSet, Template, TimestampRule, TimestampSource};
 use crate::verify::{
-    presets, Algorithm, Encoding, HmacScheme, HmacVerifier, QueryTokenVerifier, Secret, Verifier,
+    Algorithm, Encoding, Field, KeyFormat, Scheme, Secret, SignatureFormat, SignatureVerifier,
+    TimeUnit, TokenSource, TokenVerifier, Verifier,
 };
 
 const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
@@ -82,6 +87,10 @@ struct RawRoute {
     methods: Option<Vec<String>>,
     upstream: Option<String>,
     max_body: Option<RawSize>,
+    tolerance: Option<u64>,
+    events: Option<Vec<String>>,
+    enforce: Option<bool>,
+    public_url: Option<String>,
 }
 
 /// Exactly one scheme key; a struct rather than an enum so the YAML reads `verify: {hmac: ...}`.
@@ -90,6 +99,7 @@ struct RawRoute {
 struct RawVerify {
     hmac: Option<RawHmac>,
     query_token: Option<RawQueryToken>,
+    header_token: Option<RawHeaderToken>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +109,18 @@ struct RawHmac {
     algorithm: Option<String>,
     encoding: Option<String>,
     prefix: Option<String>,
+    /// Signed content, such as `{timestamp}.{body}`; default `{body}`.
+    template: Option<String>,
+    timestamp_header: Option<String>,
+    /// `s` (default), `ms` or `rfc3339`.
+    timestamp_unit: Option<String>,
+    id_header: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeaderToken {
+    header: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +135,8 @@ struct RawSecret {
     env: Option<String>,
     file: Option<PathBuf>,
     value: Option<String>,
+    /// RFC 3339; the secret stops matching after this instant.
+    not_after: Option<String>,
 }
 
 // ---- validated ----
@@ -129,7 +153,7 @@ pub enum Unmatched {
 /// appended unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
-    pub scheme: Scheme,
+    pub scheme: UriScheme,
     pub authority: Authority,
 }
 
@@ -150,6 +174,14 @@ pub struct Route {
     pub secret_count: usize,
     pub upstream: Upstream,
     pub max_body: u64,
+    /// `false` is shadow mode: verify and report, but forward everything.
+    pub enforce: bool,
+    /// Forward only these event types; the rest are answered 200 and dropped.
+    pub events: Option<Vec<String>>,
+    pub event_field: Option<Field>,
+    pub delivery_id_field: Option<Field>,
+    pub handshake: Handshake,
+    pub public_url: Option<String>,
 }
 
 impl Route {
@@ -272,12 +304,18 @@ fn build_route(
     for (i, raw_secret) in raw.secrets.iter().enumerate() {
         let key = format!("secrets[{i}]");
         let secret = load_secret(raw_secret, env).map_err(|m| invalid(&place, &key, m))?;
+        let not_after = match &raw_secret.not_after {
+            None => None,
+            Some(text) => Some(humantime::parse_rfc3339(text).map_err(|e| {
+                invalid(&place, format!("{key}.not_after"), format!("{text:?} is not an RFC 3339 UTC instant such as 2026-12-31T00:00:00Z ({e})"))
+            })?),
+        };
         if raw_secret.value.is_some() {
             warnings.push(format!(
                 "{place}: {key} is a literal `value`; outside local testing use `env` or `file`"
             ));
         }
-        secrets.push(secret);
+        secrets.push((secret, not_after));
     }
     if secrets.is_empty() {
         return Err(invalid(
@@ -286,11 +324,10 @@ fn build_route(
             "at least one secret is required",
         ));
     }
+    let key_error =
+        |(i, message): (usize, String)| invalid(&place, format!("secrets[{i}]"), message);
 
-    let (verifier, scheme_label, default_methods): (Verifier, String, Vec<Method>) = match (
-        raw.provider.as_deref(),
-        raw.verify.map(|v| (v.hmac, v.query_token)),
-    ) {
+    let built = match (raw.provider.as_deref(), raw.verify) {
         (Some(_), Some(_)) => {
             return Err(invalid(
                 &place,
@@ -313,49 +350,138 @@ fn build_route(
                     format!("unknown provider {provider:?}; `hookguard providers` lists them"),
                 )
             })?;
-            let scheme = preset
-                .scheme()
-                .map_err(|e| invalid(&place, "provider", format!("preset is broken: {e}")))?;
-            let verifier = HmacVerifier::new(scheme, &secrets)
-                .map_err(|e| invalid(&place, "secrets", e.to_string()))?;
-            (
-                Verifier::Hmac(verifier),
-                preset.name.to_string(),
-                preset.methods.to_vec(),
-            )
-        }
-        (None, Some((Some(_), Some(_)) | (None, None))) => {
-            return Err(invalid(
-                &place,
-                "verify",
-                "give exactly one of `hmac` or `query_token`",
-            ))
-        }
-        (None, Some((Some(hmac), None))) => {
-            let scheme = hmac_scheme(hmac).map_err(|(key, m)| invalid(&place, key, m))?;
-            let label = format!(
-                "hmac {} {} on {}",
-                scheme.algorithm.as_str(),
-                scheme.encoding.as_str(),
-                scheme.header
-            );
-            let verifier = HmacVerifier::new(scheme, &secrets)
-                .map_err(|e| invalid(&place, "secrets", e.to_string()))?;
-            (Verifier::Hmac(verifier), label, vec![Method::POST])
-        }
-        (None, Some((None, Some(token)))) => {
-            if token.param.is_empty() {
-                return Err(invalid(
-                    &place,
-                    "verify.query_token.param",
-                    "must not be empty",
-                ));
+            let verifier = match &preset.spec {
+                Spec::Signature(spec) => {
+                    let scheme = spec.scheme().map_err(|e| {
+                        invalid(&place, "provider", format!("preset is broken: {e}"))
+                    })?;
+                    let scheme =
+                        apply_route_options(scheme, raw.tolerance, raw.public_url.as_deref())
+                            .map_err(|(key, m)| invalid(&place, key, m))?;
+                    Verifier::Signature(
+                        SignatureVerifier::new(scheme, spec.key_format, &secrets)
+                            .map_err(key_error)?,
+                    )
+                }
+                Spec::HeaderToken(_) => {
+                    let source = preset
+                        .spec
+                        .token_source()
+                        .map_err(|e| invalid(&place, "provider", e))?;
+                    refuse_scheme_options(raw.tolerance, raw.public_url.as_deref())
+                        .map_err(|(key, m)| invalid(&place, key, m))?;
+                    let source = source
+                        .ok_or_else(|| invalid(&place, "provider", "preset has no token source"))?;
+                    Verifier::Token(TokenVerifier::new(source, &secrets))
+                }
+            };
+            Built {
+                verifier,
+                label: preset.name.to_string(),
+                methods: preset.methods.to_vec(),
+                event_field: preset.event,
+                delivery_id_field: preset.delivery_id,
+                handshake: preset.handshake,
             }
-            let label = format!("query_token on ?{}=", token.param);
-            let verifier = QueryTokenVerifier::new(token.param, &secrets);
-            (Verifier::QueryToken(verifier), label, vec![Method::GET])
+        }
+        (None, Some(verify)) => {
+            let (verifier, label, methods) =
+                match (verify.hmac, verify.query_token, verify.header_token) {
+                    (Some(hmac), None, None) => {
+                        let scheme =
+                            hmac_scheme(hmac).map_err(|(key, m)| invalid(&place, key, m))?;
+                        let label = format!(
+                            "{} {} on {}",
+                            scheme.algorithm.as_str(),
+                            scheme.encoding.as_str(),
+                            scheme
+                                .header_sets
+                                .first()
+                                .and_then(|s| s.signatures.first())
+                                .map_or("", |h| h.as_str())
+                        );
+                        let scheme =
+                            apply_route_options(scheme, raw.tolerance, raw.public_url.as_deref())
+                                .map_err(|(key, m)| invalid(&place, key, m))?;
+                        let verifier = SignatureVerifier::new(scheme, KeyFormat::Raw, &secrets)
+                            .map_err(key_error)?;
+                        (Verifier::Signature(verifier), label, vec![Method::POST])
+                    }
+                    (None, Some(token), None) => {
+                        if token.param.is_empty() {
+                            return Err(invalid(
+                                &place,
+                                "verify.query_token.param",
+                                "must not be empty",
+                            ));
+                        }
+                        refuse_scheme_options(raw.tolerance, raw.public_url.as_deref())
+                            .map_err(|(key, m)| invalid(&place, key, m))?;
+                        let label = format!("query_token on ?{}=", token.param);
+                        let verifier =
+                            TokenVerifier::new(TokenSource::Query(token.param), &secrets);
+                        (Verifier::Token(verifier), label, vec![Method::GET])
+                    }
+                    (None, None, Some(token)) => {
+                        let header =
+                            HeaderName::from_bytes(token.header.as_bytes()).map_err(|_| {
+                                invalid(
+                                    &place,
+                                    "verify.header_token.header",
+                                    format!("{:?} is not a valid header name", token.header),
+                                )
+                            })?;
+                        refuse_scheme_options(raw.tolerance, raw.public_url.as_deref())
+                            .map_err(|(key, m)| invalid(&place, key, m))?;
+                        let label = format!("header_token on {header}");
+                        (
+                            Verifier::Token(TokenVerifier::new(
+                                TokenSource::Header(header),
+                                &secrets,
+                            )),
+                            label,
+                            vec![Method::POST],
+                        )
+                    }
+                    _ => {
+                        return Err(invalid(
+                            &place,
+                            "verify",
+                            "give exactly one of `hmac`, `query_token` or `header_token`",
+                        ))
+                    }
+                };
+            Built {
+                verifier,
+                label,
+                methods,
+                event_field: None,
+                delivery_id_field: None,
+                handshake: Handshake::None,
+            }
         }
     };
+    let events =
+        match raw.events {
+            None => None,
+            Some(_) if built.event_field.is_none() => return Err(invalid(
+                &place,
+                "events",
+                "this route's scheme does not say where the event type is; use a preset that does",
+            )),
+            Some(list) if list.is_empty() => {
+                return Err(invalid(&place, "events", "list at least one event type"))
+            }
+            Some(list) => Some(list),
+        };
+    let Built {
+        verifier,
+        label: scheme_label,
+        methods: default_methods,
+        event_field,
+        delivery_id_field,
+        handshake,
+    } = built;
 
     let methods = match raw.methods {
         Some(names) => parse_methods(&names).map_err(|m| invalid(&place, "methods", m))?,
@@ -378,36 +504,154 @@ fn build_route(
         secret_count: secrets.len(),
         upstream,
         max_body,
+        enforce: raw.enforce.unwrap_or(true),
+        events,
+        event_field,
+        delivery_id_field,
+        handshake,
+        public_url: raw.public_url,
     })
 }
 
-fn hmac_scheme(raw: RawHmac) -> Result<HmacScheme, (&'static str, String)> {
-    let header = HeaderName::from_bytes(raw.header.as_bytes()).map_err(|_| {
-        (
-            "verify.hmac.header",
-            format!("{:?} is not a valid header name", raw.header),
-        )
-    })?;
+/// What a route's `provider` or `verify` resolves to.
+struct Built {
+    verifier: Verifier,
+    label: String,
+    methods: Vec<Method>,
+    event_field: Option<Field>,
+    delivery_id_field: Option<Field>,
+    handshake: Handshake,
+}
+
+/// `tolerance` and `public_url` only mean something to schemes that use them, so elsewhere they are
+/// a sign of a misunderstanding and refused.
+fn apply_route_options(
+    mut scheme: Scheme,
+    tolerance: Option<u64>,
+    public_url: Option<&str>,
+) -> Result<Scheme, (&'static str, String)> {
+    if let Some(seconds) = tolerance {
+        let rule = scheme
+            .timestamp
+            .as_mut()
+            .ok_or(("tolerance", "this scheme signs no timestamp".to_string()))?;
+        rule.tolerance = Some(Duration::from_secs(seconds));
+    }
+    match (scheme.template.needs_url(), public_url) {
+        (true, None) => Err((
+            "public_url",
+            "required: the exact URL given to the provider".to_string(),
+        )),
+        (false, Some(_)) => Err((
+            "public_url",
+            "this scheme does not sign the URL".to_string(),
+        )),
+        (true, Some(url)) => {
+            let parsed: Uri = url
+                .parse()
+                .map_err(|e| ("public_url", format!("{url:?} is not a URL: {e}")))?;
+            if parsed.scheme().is_none() || parsed.authority().is_none() || parsed.query().is_some()
+            {
+                return Err((
+                    "public_url",
+                    format!("{url:?}: give scheme, host and path, without a query"),
+                ));
+            }
+            Ok(scheme)
+        }
+        (false, None) => Ok(scheme),
+    }
+}
+
+fn refuse_scheme_options(
+    tolerance: Option<u64>,
+    public_url: Option<&str>,
+) -> Result<(), (&'static str, String)> {
+    if tolerance.is_some() {
+        return Err(("tolerance", "this scheme signs no timestamp".into()));
+    }
+    if public_url.is_some() {
+        return Err(("public_url", "this scheme does not sign the URL".into()));
+    }
+    Ok(())
+}
+
+fn hmac_scheme(raw: RawHmac) -> Result<Scheme, (&'static str, String)> {
+    let name = |key: &'static str, text: &str| {
+        HeaderName::from_bytes(text.as_bytes())
+            .map_err(|_| (key, format!("{text:?} is not a valid header name")))
+    };
+    let header = name("verify.hmac.header", &raw.header)?;
     let algorithm = match raw.algorithm.as_deref() {
-        None => Algorithm::Sha256,
-        Some(name) => Algorithm::parse(name).ok_or((
+        None => Algorithm::HmacSha256,
+        Some(text) => Algorithm::parse_hmac(text).ok_or((
             "verify.hmac.algorithm",
-            format!("{name:?} is not one of sha1, sha256, sha512"),
+            format!("{text:?} is not one of sha1, sha256, sha512"),
         ))?,
     };
     let encoding = match raw.encoding.as_deref() {
         None => Encoding::Hex,
-        Some(name) => Encoding::parse(name).ok_or((
+        Some(text) => Encoding::parse(text).ok_or((
             "verify.hmac.encoding",
-            format!("{name:?} is not one of hex, base64"),
+            format!("{text:?} is not one of hex, base64"),
         ))?,
     };
+    let template = Template::parse(raw.template.as_deref().unwrap_or("{body}"))
+        .map_err(|m| ("verify.hmac.template", m))?;
+    let timestamp_header = raw
+        .timestamp_header
+        .as_deref()
+        .map(|t| name("verify.hmac.timestamp_header", t))
+        .transpose()?;
+    let id_header = raw
+        .id_header
+        .as_deref()
+        .map(|t| name("verify.hmac.id_header", t))
+        .transpose()?;
+    let unit = match raw.timestamp_unit.as_deref() {
+        None | Some("s") => TimeUnit::Seconds,
+        Some("ms") => TimeUnit::Millis,
+        Some("rfc3339") => TimeUnit::Rfc3339,
+        Some(other) => {
+            return Err((
+                "verify.hmac.timestamp_unit",
+                format!("{other:?} is not one of s, ms, rfc3339"),
+            ))
+        }
+    };
+    if template.needs(&crate::verify::scheme::Part::Timestamp) != timestamp_header.is_some() {
+        return Err((
+            "verify.hmac.timestamp_header",
+            "give it exactly when the template uses {timestamp}".into(),
+        ));
+    }
+    if template.needs(&crate::verify::scheme::Part::Id) != id_header.is_some() {
+        return Err((
+            "verify.hmac.id_header",
+            "give it exactly when the template uses {id}".into(),
+        ));
+    }
+    // An explicit timestamp is checked both ways, five minutes by default, as most senders do.
+    let timestamp = timestamp_header.as_ref().map(|_| TimestampRule {
+        source: TimestampSource::Header,
+        unit,
+        tolerance: Some(Duration::from_secs(300)),
+        reject_future: true,
+    });
     let prefixes = raw.prefix.filter(|p| !p.is_empty()).into_iter().collect();
-    Ok(HmacScheme {
-        header,
+    Ok(Scheme {
         algorithm,
         encoding,
-        prefixes,
+        header_sets: vec![HeaderSet {
+            signatures: vec![header],
+            timestamp: timestamp_header,
+            id: id_header,
+        }],
+        signature_in_body: None,
+        format: SignatureFormat::Whole { prefixes },
+        template,
+        timestamp,
+        body_sha256_param: None,
     })
 }
 
@@ -459,7 +703,7 @@ fn parse_upstream(text: &str) -> Result<Upstream, String> {
         .scheme()
         .cloned()
         .ok_or_else(|| format!("{text:?} needs http://"))?;
-    if scheme != Scheme::HTTP {
+    if scheme != UriScheme::HTTP {
         return Err(format!(
             "{text:?}: only http:// upstreams are supported so far"
         ));
@@ -574,7 +818,7 @@ routes:
         assert_eq!(custom.methods, vec![Method::POST, Method::PUT]);
         assert_eq!(custom.upstream.to_string(), "http://other:8000");
         assert_eq!(custom.max_body, 2048);
-        assert_eq!(custom.scheme_label, "hmac sha512 base64 on x-custom-sig");
+        assert_eq!(custom.scheme_label, "hmac-sha512 base64 on x-custom-sig");
         let files = &config.routes[1];
         assert_eq!(files.methods, vec![Method::GET]);
         assert_eq!(files.max_body, 64 * 1024);
@@ -596,14 +840,29 @@ routes:
             &format!("{{file: {}}}", path.display()),
         );
         let config = load(&yaml).expect("valid");
-        let Verifier::Hmac(verifier) = &config.routes[0].verifier else {
-            panic!("hmac route expected");
+        let preset = presets::find("drivewidget").expect("preset");
+        let outgoing = presets::Outgoing {
+            method: Method::POST,
+            body: b"x",
+            url: None,
+            content_type: None,
+            now: std::time::SystemTime::now(),
         };
-        let (_, expected) =
-            HmacVerifier::sign(verifier.scheme(), &Secret::new("abc"), b"x").expect("key");
+        let signed = preset.sign(&Secret::new("abc"), &outgoing).expect("sign");
         let mut headers = http::HeaderMap::new();
-        headers.insert("x-drivewidget-signature", expected.parse().expect("value"));
-        assert_eq!(verifier.verify(&headers, b"x"), Ok(()));
+        headers.insert(
+            "x-drivewidget-signature",
+            signed[0].1.parse().expect("value"),
+        );
+        let view = crate::verify::RequestView {
+            method: &Method::POST,
+            headers: &headers,
+            query: None,
+            body: b"x",
+            public_url: None,
+            now: outgoing.now,
+        };
+        assert_eq!(config.routes[0].verifier.verify(&view), Ok(()));
     }
 
     #[test]

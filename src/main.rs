@@ -10,7 +10,8 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use hookguard::config::Config;
 use hookguard::proxy::Proxy;
-use hookguard::verify::{presets, HmacVerifier, Secret};
+use hookguard::verify::presets::{self, Outgoing};
+use hookguard::verify::Secret;
 use tracing_subscriber::EnvFilter;
 
 /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
@@ -48,6 +49,15 @@ enum Command {
         /// The environment variable holding the secret (kept off the command line and shell history).
         #[arg(long)]
         secret_env: String,
+        /// The exact URL given to the provider, for URL-signing presets (twilio, square, hubspot).
+        #[arg(long)]
+        url: Option<String>,
+        /// The request method, for presets that sign it (hubspot).
+        #[arg(long, default_value = "POST")]
+        method: String,
+        /// The body's Content-Type, for presets that sign form fields (twilio).
+        #[arg(long)]
+        content_type: Option<String>,
         /// The body file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
@@ -67,8 +77,18 @@ fn main() -> ExitCode {
         Command::Sign {
             provider,
             secret_env,
+            url,
+            method,
+            content_type,
             file,
-        } => sign(&provider, &secret_env, file),
+        } => sign(
+            &provider,
+            &secret_env,
+            url.as_deref(),
+            &method,
+            content_type.as_deref(),
+            file,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -152,7 +172,14 @@ fn check(config_path: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn sign(provider: &str, secret_env: &str, file: Option<PathBuf>) -> anyhow::Result<()> {
+fn sign(
+    provider: &str,
+    secret_env: &str,
+    url: Option<&str>,
+    method: &str,
+    content_type: Option<&str>,
+    file: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let Some(preset) = presets::find(provider) else {
         bail!("unknown provider {provider:?}; `hookguard providers` lists them");
     };
@@ -173,8 +200,19 @@ fn sign(provider: &str, secret_env: &str, file: Option<PathBuf>) -> anyhow::Resu
                 .context("cannot read standard input")?;
         }
     }
-    let (_, value) = HmacVerifier::sign(&preset.scheme()?, &Secret::new(secret), &body)?;
-    // The provider's own spelling of the header, as its documentation shows it.
-    println!("{}: {value}", preset.header);
+    let outgoing = Outgoing {
+        method: method.parse().context("--method is not an HTTP method")?,
+        body: &body,
+        url,
+        content_type,
+        now: std::time::SystemTime::now(),
+    };
+    let headers = preset
+        .sign(&Secret::new(secret), &outgoing)
+        .map_err(anyhow::Error::msg)?;
+    // One `Name: value` line per header, in the provider's own spelling, ready for `curl -H @file`.
+    for (name, value) in headers {
+        println!("{name}: {value}");
+    }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -20,12 +20,15 @@ use crate::config::{Config, Route, Unmatched, Upstream};
 use crate::response::Refusal;
 use crate::routing;
 use crate::smuggling::HeadVerdicts;
+use crate::verify::{RequestView, Verifier};
 
 /// Our own small answers, or the app's streamed body.
 pub type ProxyBody = Either<Full<Bytes>, Incoming>;
 
 /// Marks a verified delivery for the app; never accepted from outside.
 pub const ROUTE_HEADER: &str = "x-hookguard-route";
+/// Marks a shadow-mode delivery with the verdict; never accepted from outside.
+pub const SHADOW_HEADER: &str = "x-hookguard-shadow";
 /// Every header whose name starts with this (in either `-` or `_` spelling) is hookguard's alone.
 const RESERVED_PREFIX: &str = "x-hookguard-";
 
@@ -62,11 +65,70 @@ pub struct Proxy {
 }
 
 /// How a request ended, for the log line.
-struct Outcome<'c> {
-    route: Option<&'c str>,
-    result: Result<Response<Incoming>, Refusal>,
-    verified: bool,
+struct Handled {
+    result: Result<Response<ProxyBody>, Refusal>,
+    /// `forwarded`, `forwarded_unverified`, `shadow`, `handshake`, `ignored_event` or `refused`.
+    outcome: &'static str,
+    /// Why it was refused, or in shadow mode why it would have been.
+    reason: Option<&'static str>,
+    delivery: Option<String>,
 }
+
+impl Handled {
+    fn refused(refusal: Refusal) -> Self {
+        Handled {
+            reason: Some(refusal.reason()),
+            result: Err(refusal),
+            outcome: "refused",
+            delivery: None,
+        }
+    }
+
+    fn relayed(result: Result<Response<Incoming>, Refusal>, outcome: &'static str) -> Self {
+        match result {
+            Ok(response) => Handled {
+                result: Ok(response.map(Either::Right)),
+                outcome,
+                reason: None,
+                delivery: None,
+            },
+            Err(refusal) => Handled::refused(refusal),
+        }
+    }
+
+    /// An answer hookguard gives itself with a 200: a handshake, or a filtered event.
+    fn answered(outcome: &'static str, content_type: &'static str, body: Vec<u8>) -> Self {
+        let mut response = Response::new(Either::Left(Full::new(Bytes::from(body))));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        Handled {
+            result: Ok(response),
+            outcome,
+            reason: None,
+            delivery: None,
+        }
+    }
+
+    fn with_delivery(mut self, delivery: Option<String>) -> Self {
+        self.delivery = delivery;
+        self
+    }
+}
+
+/// How the app is told what hookguard made of a request.
+#[derive(Clone, Copy)]
+enum Mark<'a> {
+    /// Verified on this route: `X-Hookguard-Route`.
+    Verified(&'a str),
+    /// Shadow mode: `X-Hookguard-Shadow` with `ok` or the reason it would have been refused.
+    Shadow(&'a str),
+    /// `unmatched: forward`: nothing.
+    Unverified,
+}
+
+/// Delivery ids are the sender's, not secrets, but they are client input: bounded before logging.
+const MAX_LOGGED_DELIVERY_ID: usize = 128;
 
 impl Proxy {
     pub fn new(config: Arc<Config>) -> Self {
@@ -79,10 +141,6 @@ impl Proxy {
         Proxy { config, client }
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// Serves one request and writes its one log line.
     pub async fn handle(
         &self,
@@ -92,65 +150,50 @@ impl Proxy {
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let outcome = self.process(request, conn).await;
+        let (route, handled) = self.process(request, conn).await;
         let latency_ms = format!("{:.3}", started.elapsed().as_secs_f64() * 1000.0);
-        let route = outcome.route.unwrap_or("-");
-        match outcome.result {
-            Ok(response) => {
-                let kind = if outcome.verified {
-                    "forwarded"
-                } else {
-                    "forwarded_unverified"
-                };
-                tracing::info!(
-                    route = %route, %method, path = %path, peer = %conn.peer.ip(), outcome = %kind,
-                    status = response.status().as_u16(), latency_ms = %latency_ms, "request"
-                );
-                response.map(Either::Right)
-            }
-            Err(refusal) => {
-                let status = refusal.status().as_u16();
-                tracing::info!(
-                    route = %route, %method, path = %path, peer = %conn.peer.ip(), outcome = %"refused",
-                    reason = %refusal.reason(), status, latency_ms = %latency_ms, "request"
-                );
-                refusal.into_response().map(Either::Left)
-            }
-        }
+        let response = match handled.result {
+            Ok(response) => response,
+            Err(refusal) => refusal.into_response().map(Either::Left),
+        };
+        let delivery = handled.delivery.map(|mut id| {
+            id.truncate(MAX_LOGGED_DELIVERY_ID);
+            id
+        });
+        tracing::info!(
+            route = %route.map_or("-", |r| r.name.as_str()),
+            %method,
+            path = %path,
+            peer = %conn.peer.ip(),
+            outcome = %handled.outcome,
+            reason = %handled.reason.unwrap_or("-"),
+            delivery = ?delivery.as_deref().unwrap_or("-"),
+            status = response.status().as_u16(),
+            latency_ms = %latency_ms,
+            "request"
+        );
+        response
     }
 
-    async fn process(&self, request: Request<Incoming>, conn: &ConnectionInfo) -> Outcome<'_> {
-        // Refusals before a route is found carry no route name.
-        let refused = |refusal| Outcome {
-            route: None,
-            result: Err(refusal),
-            verified: false,
-        };
+    async fn process(
+        &self,
+        request: Request<Incoming>,
+        conn: &ConnectionInfo,
+    ) -> (Option<&Route>, Handled) {
         let (parts, body) = request.into_parts();
         if has_ambiguous_length(&parts, conn) {
-            return refused(Refusal::AmbiguousLength);
+            return (None, Handled::refused(Refusal::AmbiguousLength));
         }
-        let route = match routing::lookup(&self.config.routes, |r| &r.pattern, parts.uri.path()) {
-            Err(why) => return refused(Refusal::NonCanonicalPath(why)),
-            Ok(Some(route)) => route,
-            Ok(None) => {
-                if self.config.unmatched == Unmatched::Reject {
-                    return refused(Refusal::NoRoute);
-                }
-                let result = self.forward_unmatched(parts, body, conn).await;
-                return Outcome {
-                    route: None,
-                    result,
-                    verified: false,
-                };
+        match routing::lookup(&self.config.routes, |r| &r.pattern, parts.uri.path()) {
+            Err(why) => (None, Handled::refused(Refusal::NonCanonicalPath(why))),
+            Ok(Some(route)) => (
+                Some(route),
+                self.verify_and_forward(route, parts, body, conn).await,
+            ),
+            Ok(None) if self.config.unmatched == Unmatched::Reject => {
+                (None, Handled::refused(Refusal::NoRoute))
             }
-        };
-        let result = self.verify_and_forward(route, parts, body, conn).await;
-        let verified = result.is_ok();
-        Outcome {
-            route: Some(&route.name),
-            result,
-            verified,
+            Ok(None) => (None, self.forward_unmatched(parts, body, conn).await),
         }
     }
 
@@ -160,32 +203,95 @@ impl Proxy {
         parts: Parts,
         body: Incoming,
         conn: &ConnectionInfo,
-    ) -> Result<Response<Incoming>, Refusal> {
+    ) -> Handled {
         if !route.methods.contains(&parts.method) {
             let allow = HeaderValue::from_str(&route.allow_header())
                 .unwrap_or_else(|_| HeaderValue::from_static(""));
-            return Err(Refusal::MethodNotAllowed { allow });
+            return Handled::refused(Refusal::MethodNotAllowed { allow });
         }
-        refuse_declared_oversize(&parts.headers, route.max_body)?;
-        route
-            .verifier
-            .precheck(&parts)
-            .map_err(Refusal::InvalidSignature)?;
-        let body = read_bounded(body, route.max_body).await?;
-        route
-            .verifier
-            .verify(&parts, &body)
-            .map_err(Refusal::InvalidSignature)?;
+        if let Err(refusal) = refuse_declared_oversize(&parts.headers, route.max_body) {
+            return Handled::refused(refusal);
+        }
+        let now = SystemTime::now();
+        if let Verifier::Signature(verifier) = &route.verifier {
+            if let Some(answer) =
+                route
+                    .handshake
+                    .answer_unsigned(&parts.method, parts.uri.query(), verifier, now)
+            {
+                return Handled::answered("handshake", answer.content_type, answer.body);
+            }
+        }
+        // Shadow mode must see every request through, so nothing is refused before the body.
+        if route.enforce {
+            if let Err(why) = route.verifier.precheck(&parts.headers, parts.uri.query()) {
+                return Handled::refused(Refusal::InvalidSignature(why));
+            }
+        }
+        let body = match read_bounded(body, route.max_body).await {
+            Ok(body) => body,
+            Err(refusal) => return Handled::refused(refusal),
+        };
+        let view = RequestView {
+            method: &parts.method,
+            headers: &parts.headers,
+            query: parts.uri.query(),
+            body: &body,
+            public_url: route.public_url.as_deref(),
+            now,
+        };
+        let verdict = route.verifier.verify(&view);
+        let delivery = route
+            .delivery_id_field
+            .and_then(|field| field.read(&parts.headers, &body));
         let query = route.verifier.forwarded_query(parts.uri.query());
-        let request = upstream_request(
+
+        if !route.enforce {
+            let reason = verdict.err().map(|why| why.as_str());
+            let mark = Mark::Shadow(reason.unwrap_or("ok"));
+            let result =
+                match upstream_request(&parts, body, &route.upstream, query, conn.peer, mark) {
+                    Ok(request) => self.send(request).await,
+                    Err(refusal) => Err(refusal),
+                };
+            let mut handled = Handled::relayed(result, "shadow").with_delivery(delivery);
+            handled.reason = handled.reason.or(reason);
+            return handled;
+        }
+        if let Err(why) = verdict {
+            return Handled::refused(Refusal::InvalidSignature(why)).with_delivery(delivery);
+        }
+        if let Verifier::Signature(verifier) = &route.verifier {
+            if let Some(answer) = route.handshake.answer_signed(&body, verifier, now) {
+                return Handled::answered("handshake", answer.content_type, answer.body)
+                    .with_delivery(delivery);
+            }
+        }
+        if let Some(events) = &route.events {
+            let event = route
+                .event_field
+                .and_then(|field| field.read(&parts.headers, &body));
+            if !event.is_some_and(|event| events.contains(&event)) {
+                return Handled::answered(
+                    "ignored_event",
+                    "application/json",
+                    br#"{"ignored":"event type not forwarded"}"#.to_vec(),
+                )
+                .with_delivery(delivery);
+            }
+        }
+        let result = match upstream_request(
             &parts,
             body,
             &route.upstream,
             query,
             conn.peer,
-            Some(&route.name),
-        )?;
-        self.send(request).await
+            Mark::Verified(&route.name),
+        ) {
+            Ok(request) => self.send(request).await,
+            Err(refusal) => Err(refusal),
+        };
+        Handled::relayed(result, "forwarded").with_delivery(delivery)
     }
 
     /// `unmatched: forward`: no verification, but the same body bound and header rules.
@@ -194,14 +300,28 @@ impl Proxy {
         parts: Parts,
         body: Incoming,
         conn: &ConnectionInfo,
-    ) -> Result<Response<Incoming>, Refusal> {
+    ) -> Handled {
         let max_body = self.config.max_body;
-        refuse_declared_oversize(&parts.headers, max_body)?;
-        let body = read_bounded(body, max_body).await?;
+        if let Err(refusal) = refuse_declared_oversize(&parts.headers, max_body) {
+            return Handled::refused(refusal);
+        }
+        let body = match read_bounded(body, max_body).await {
+            Ok(body) => body,
+            Err(refusal) => return Handled::refused(refusal),
+        };
         let query = parts.uri.query().map(Cow::Borrowed);
-        let request =
-            upstream_request(&parts, body, &self.config.upstream, query, conn.peer, None)?;
-        self.send(request).await
+        let result = match upstream_request(
+            &parts,
+            body,
+            &self.config.upstream,
+            query,
+            conn.peer,
+            Mark::Unverified,
+        ) {
+            Ok(request) => self.send(request).await,
+            Err(refusal) => Err(refusal),
+        };
+        Handled::relayed(result, "forwarded_unverified")
     }
 
     async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, Refusal> {
@@ -288,7 +408,7 @@ fn forwarded_headers(
     authority: Option<&http::uri::Authority>,
     peer: SocketAddr,
     body_len: usize,
-    route: Option<&str>,
+    mark: Mark<'_>,
 ) -> HeaderMap {
     let listed = connection_listed(incoming);
     let mut headers = HeaderMap::with_capacity(incoming.len() + FORWARDING_HEADERS.len() + 2);
@@ -332,8 +452,13 @@ fn forwarded_headers(
         headers.insert("forwarded", value);
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
-    if let Some(value) = route.and_then(|r| HeaderValue::from_str(r).ok()) {
-        headers.insert(ROUTE_HEADER, value);
+    let (name, value) = match mark {
+        Mark::Verified(route) => (ROUTE_HEADER, route),
+        Mark::Shadow(verdict) => (SHADOW_HEADER, verdict),
+        Mark::Unverified => return headers,
+    };
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
     }
     headers
 }
@@ -344,12 +469,14 @@ fn upstream_request(
     upstream: &Upstream,
     query: Option<Cow<'_, str>>,
     peer: SocketAddr,
-    route: Option<&str>,
+    mark: Mark<'_>,
 ) -> Result<Request<Full<Bytes>>, Refusal> {
     let path_and_query = match query {
         Some(query) => format!("{}?{query}", parts.uri.path()),
         None => parts.uri.path().to_string(),
     };
+    // The path passed the canonical check and the query is the request's own (or a subset of it),
+    // so building cannot fail in practice; if it did, the request is refused, not forwarded.
     let uri = Uri::builder()
         .scheme(upstream.scheme.clone())
         .authority(upstream.authority.clone())
@@ -361,7 +488,7 @@ fn upstream_request(
         parts.uri.authority(),
         peer,
         body.len(),
-        route,
+        mark,
     );
     let mut request = Request::new(Full::new(body));
     *request.method_mut() = parts.method.clone();
@@ -404,7 +531,7 @@ mod tests {
         ] {
             incoming.append(name, HeaderValue::from_static(value));
         }
-        let out = forwarded_headers(&incoming, None, peer(), 12, Some("drivewidget"));
+        let out = forwarded_headers(&incoming, None, peer(), 12, Mark::Verified("drivewidget"));
         for gone in [
             "connection",
             "x-drop-me",
@@ -441,7 +568,7 @@ mod tests {
     fn ipv6_peers_are_quoted_in_forwarded_and_h2_authority_becomes_host() {
         let authority: http::uri::Authority = "hooks.example.com:8443".parse().expect("authority");
         let v6: SocketAddr = "[2001:db8::1]:80".parse().expect("addr");
-        let out = forwarded_headers(&HeaderMap::new(), Some(&authority), v6, 0, None);
+        let out = forwarded_headers(&HeaderMap::new(), Some(&authority), v6, 0, Mark::Unverified);
         assert_eq!(out["host"], "hooks.example.com:8443");
         assert_eq!(
             out["forwarded"],

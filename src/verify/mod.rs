@@ -1,19 +1,28 @@
-//! Pure webhook verification: request parts and raw body bytes in, accept or a named rejection out.
+//! Pure webhook verification: request parts, raw body bytes and the clock in; accept or a named
+//! rejection out. Nothing here does I/O.
 //!
-//! Nothing here does I/O. Keys are prepared once when the config is loaded, so the request path only
-//! clones a ready keyed state and hashes the body.
+//! - [`scheme`]: a signature scheme as data (headers, format, signed-content template, timestamp).
+//! - [`keys`]: keys prepared once at load (keyed HMAC states, parsed public keys, `not_after`).
+//! - [`token`]: shared tokens in the query or a header.
+//! - [`handshake`]: setup challenges hookguard answers itself.
+//! - [`presets`]: the providers, as table rows over the above.
 
-pub mod hmac;
+pub mod handshake;
+pub mod keys;
 pub mod presets;
-pub mod query_token;
+pub mod scheme;
+pub mod token;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::SystemTime;
 
-use http::request::Parts;
+use http::HeaderMap;
+use subtle::Choice;
 
-pub use self::hmac::{Algorithm, Encoding, HmacScheme, HmacVerifier};
-pub use self::query_token::QueryTokenVerifier;
+pub use self::keys::{Key, KeyFormat};
+pub use self::scheme::{Algorithm, Encoding, RequestView, Scheme, SignatureFormat, TimeUnit};
+pub use self::token::{TokenSource, TokenVerifier};
 
 /// Why a request was refused. It is written to the log, never sent to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +31,13 @@ pub enum Rejection {
     DuplicatedSignature,
     MalformedSignature,
     SignatureMismatch,
+    MissingTimestamp,
+    MalformedTimestamp,
+    StaleTimestamp,
+    FutureTimestamp,
+    MissingId,
+    /// Every secret of the route is past its `not_after`.
+    NoActiveSecret,
 }
 
 impl Rejection {
@@ -31,6 +47,12 @@ impl Rejection {
             Rejection::DuplicatedSignature => "duplicated_signature",
             Rejection::MalformedSignature => "malformed_signature",
             Rejection::SignatureMismatch => "signature_mismatch",
+            Rejection::MissingTimestamp => "missing_timestamp",
+            Rejection::MalformedTimestamp => "malformed_timestamp",
+            Rejection::StaleTimestamp => "stale_timestamp",
+            Rejection::FutureTimestamp => "future_timestamp",
+            Rejection::MissingId => "missing_id",
+            Rejection::NoActiveSecret => "no_active_secret",
         }
     }
 }
@@ -61,34 +83,136 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// A route's scheme together with its prepared keys.
+/// Where a provider puts a piece of information such as the event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Header(&'static str),
+    /// A JSON pointer into the body.
+    Json(&'static str),
+}
+
+impl Field {
+    pub fn read(&self, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+        match self {
+            Field::Header(name) => headers.get(*name)?.to_str().ok().map(str::to_string),
+            Field::Json(pointer) => scheme::LazyJson::new(body).text(pointer),
+        }
+    }
+}
+
+/// A signature scheme with its prepared keys.
+pub struct SignatureVerifier {
+    scheme: Scheme,
+    keys: Vec<Key>,
+}
+
+impl fmt::Debug for SignatureVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignatureVerifier")
+            .field("scheme", &self.scheme)
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
+
+impl SignatureVerifier {
+    pub fn new(
+        scheme: Scheme,
+        key_format: KeyFormat,
+        secrets: &[(Secret, Option<SystemTime>)],
+    ) -> Result<Self, (usize, String)> {
+        let keys = secrets
+            .iter()
+            .enumerate()
+            .map(|(i, (secret, not_after))| {
+                Key::new(scheme.algorithm, key_format, secret, *not_after).map_err(|e| (i, e))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(SignatureVerifier { scheme, keys })
+    }
+
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+
+    pub fn verify(&self, request: &RequestView<'_>) -> Result<(), Rejection> {
+        let prepared = self.scheme.prepare(request)?;
+        let mut active = self
+            .keys
+            .iter()
+            .filter(|key| key.is_active(request.now))
+            .peekable();
+        if active.peek().is_none() {
+            return Err(Rejection::NoActiveSecret);
+        }
+        // Every active key is tried, so timing does not say which one matched.
+        let matched = active.fold(Choice::from(0), |any, key| {
+            any | key.matches(&prepared.message, &prepared.candidates)
+        });
+        if bool::from(matched) {
+            Ok(())
+        } else {
+            Err(Rejection::SignatureMismatch)
+        }
+    }
+
+    /// The MAC of `data` under the first active HMAC key, for handshakes that prove we hold it.
+    pub fn first_active_mac(&self, data: &[u8], now: SystemTime) -> Option<Vec<u8>> {
+        let message = [Cow::Borrowed(data)];
+        self.keys
+            .iter()
+            .filter(|key| key.is_active(now))
+            .find_map(|key| key.mac(&message))
+    }
+
+    /// The signature a sender would compute for this request with the first key, with the given
+    /// timestamp and id texts standing in for the headers that would carry them.
+    pub fn sign(
+        &self,
+        request: &RequestView<'_>,
+        timestamp: Option<&[u8]>,
+        id: Option<&[u8]>,
+    ) -> Result<String, Rejection> {
+        let message = self
+            .scheme
+            .message(request, timestamp.map(<[u8]>::to_vec), id)?;
+        let mac = self
+            .keys
+            .first()
+            .and_then(|key| key.mac(&message))
+            .ok_or(Rejection::NoActiveSecret)?;
+        Ok(self.scheme.encoding.encode(&mac))
+    }
+}
+
+/// A route's verification.
 #[derive(Debug)]
 pub enum Verifier {
-    Hmac(HmacVerifier),
-    QueryToken(QueryTokenVerifier),
+    Signature(SignatureVerifier),
+    Token(TokenVerifier),
 }
 
 impl Verifier {
     /// The checks that need no body, so a request without a signature is refused before it is read.
-    pub fn precheck(&self, parts: &Parts) -> Result<(), Rejection> {
+    pub fn precheck(&self, headers: &HeaderMap, query: Option<&str>) -> Result<(), Rejection> {
         match self {
-            Verifier::Hmac(v) => v.signature_value(&parts.headers).map(drop),
-            Verifier::QueryToken(v) => v.verify(parts.uri.query()),
+            Verifier::Signature(v) => v.scheme.precheck(headers),
+            Verifier::Token(v) => v.precheck(headers, query),
         }
     }
 
-    pub fn verify(&self, parts: &Parts, body: &[u8]) -> Result<(), Rejection> {
+    pub fn verify(&self, request: &RequestView<'_>) -> Result<(), Rejection> {
         match self {
-            Verifier::Hmac(v) => v.verify(&parts.headers, body),
-            Verifier::QueryToken(v) => v.verify(parts.uri.query()),
+            Verifier::Signature(v) => v.verify(request),
+            Verifier::Token(v) => v.verify(request.headers, request.query, request.now),
         }
     }
 
     /// The query string the app should see: a query token is a credential and is removed.
-    pub fn forwarded_query<'a>(&self, query: Option<&'a str>) -> Option<Cow<'a, str>> {
+    pub fn forwarded_query<'q>(&self, query: Option<&'q str>) -> Option<Cow<'q, str>> {
         match self {
-            Verifier::Hmac(_) => query.map(Cow::Borrowed),
-            Verifier::QueryToken(v) => v.strip(query).map(Cow::Owned),
+            Verifier::Signature(_) => query.map(Cow::Borrowed),
+            Verifier::Token(v) => v.strip(query),
         }
     }
 }

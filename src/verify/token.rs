@@ -1,0 +1,259 @@
+//! Shared-token schemes: for senders that sign nothing and send a token in the URL (`query_token`)
+//! or in a header (GitLab's `X-Gitlab-Token`).
+
+use std::time::SystemTime;
+
+use http::{HeaderMap, HeaderName};
+use percent_encoding::percent_decode;
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
+
+use super::{Rejection, Secret};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    Query(String),
+    Header(HeaderName),
+}
+
+pub struct TokenVerifier {
+    source: TokenSource,
+    /// SHA-256 of each secret with its `not_after`: comparing digests keeps the comparison
+    /// constant-time even when the candidate's length differs from the secret's.
+    digests: Vec<([u8; 32], Option<SystemTime>)>,
+}
+
+impl std::fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVerifier")
+            .field("source", &self.source)
+            .field("tokens", &self.digests.len())
+            .finish()
+    }
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component the way the app behind us would.
+fn decode_component(raw: &str) -> Vec<u8> {
+    let spaced: Vec<u8> = raw
+        .bytes()
+        .map(|b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_decode(&spaced).collect()
+}
+
+fn pair_name(pair: &str) -> &str {
+    pair.split_once('=').map_or(pair, |(name, _)| name)
+}
+
+impl TokenVerifier {
+    pub fn new(source: TokenSource, secrets: &[(Secret, Option<SystemTime>)]) -> Self {
+        let digests = secrets
+            .iter()
+            .map(|(secret, not_after)| (Sha256::digest(secret.expose()).into(), *not_after))
+            .collect();
+        TokenVerifier { source, digests }
+    }
+
+    pub fn source(&self) -> &TokenSource {
+        &self.source
+    }
+
+    /// Names are compared decoded, so `tok%65n=` counts as a second `token` and cannot slip past.
+    fn is_token_param(param: &str, raw_name: &str) -> bool {
+        decode_component(raw_name) == param.as_bytes()
+    }
+
+    /// The token, present exactly once and non-empty.
+    fn token(&self, headers: &HeaderMap, query: Option<&str>) -> Result<Vec<u8>, Rejection> {
+        let token = match &self.source {
+            TokenSource::Query(param) => {
+                let mut values = query
+                    .unwrap_or("")
+                    .split('&')
+                    .filter(|pair| !pair.is_empty() && Self::is_token_param(param, pair_name(pair)))
+                    .map(|pair| pair.split_once('=').map_or("", |(_, value)| value));
+                let value = values.next().ok_or(Rejection::MissingSignature)?;
+                if values.next().is_some() {
+                    return Err(Rejection::DuplicatedSignature);
+                }
+                decode_component(value)
+            }
+            TokenSource::Header(name) => {
+                let mut values = headers.get_all(name).iter();
+                let value = values.next().ok_or(Rejection::MissingSignature)?;
+                if values.next().is_some() {
+                    return Err(Rejection::DuplicatedSignature);
+                }
+                value.as_bytes().to_vec()
+            }
+        };
+        if token.is_empty() {
+            return Err(Rejection::MissingSignature);
+        }
+        Ok(token)
+    }
+
+    /// Presence checks only, so a request without a token is refused before its body is read.
+    pub fn precheck(&self, headers: &HeaderMap, query: Option<&str>) -> Result<(), Rejection> {
+        self.token(headers, query).map(drop)
+    }
+
+    pub fn verify(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        now: SystemTime,
+    ) -> Result<(), Rejection> {
+        let candidate: [u8; 32] = Sha256::digest(self.token(headers, query)?).into();
+        let mut active = self
+            .digests
+            .iter()
+            .filter(|(_, limit)| limit.is_none_or(|l| now <= l))
+            .peekable();
+        if active.peek().is_none() {
+            return Err(Rejection::NoActiveSecret);
+        }
+        let matched = active.fold(Choice::from(0), |any, (digest, _)| {
+            any | digest.ct_eq(&candidate)
+        });
+        if bool::from(matched) {
+            Ok(())
+        } else {
+            Err(Rejection::SignatureMismatch)
+        }
+    }
+
+    /// The query without a query token, every other pair kept raw and in order; `None` when empty.
+    pub fn strip<'q>(&self, query: Option<&'q str>) -> Option<std::borrow::Cow<'q, str>> {
+        let query = query?;
+        let TokenSource::Query(param) = &self.source else {
+            return Some(std::borrow::Cow::Borrowed(query));
+        };
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| !Self::is_token_param(param, pair_name(pair)))
+            .collect();
+        let joined = kept.join("&");
+        (!joined.is_empty()).then_some(std::borrow::Cow::Owned(joined))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: SystemTime = SystemTime::UNIX_EPOCH;
+
+    fn verifier(source: TokenSource) -> TokenVerifier {
+        TokenVerifier::new(
+            source,
+            &[
+                (Secret::new("old-token"), None),
+                (Secret::new("s3cret token"), None),
+            ],
+        )
+    }
+
+    fn query_verifier() -> TokenVerifier {
+        verifier(TokenSource::Query("token".into()))
+    }
+
+    #[test]
+    fn accepts_the_token_anywhere_and_decoded() {
+        let v = query_verifier();
+        let empty = HeaderMap::new();
+        for query in [
+            "a=1&token=old-token",
+            "token=old-token&a=1",
+            "token=s3cret+token",
+            "token=s3cret%20token",
+        ] {
+            assert_eq!(v.verify(&empty, Some(query), NOW), Ok(()), "{query}");
+        }
+    }
+
+    #[test]
+    fn every_query_rejection_path() {
+        let v = query_verifier();
+        let empty = HeaderMap::new();
+        let cases = [
+            (None, Rejection::MissingSignature),
+            (Some(""), Rejection::MissingSignature),
+            (Some("a=1"), Rejection::MissingSignature),
+            (Some("a=1&token="), Rejection::MissingSignature),
+            (Some("a=1&token"), Rejection::MissingSignature),
+            (
+                Some("token=old-token&token=old-token"),
+                Rejection::DuplicatedSignature,
+            ),
+            (
+                Some("token=wrong&token=old-token"),
+                Rejection::DuplicatedSignature,
+            ),
+            (
+                Some("tok%65n=old-token&token=old-token"),
+                Rejection::DuplicatedSignature,
+            ),
+            (Some("token=old-toke"), Rejection::SignatureMismatch),
+            (Some("token=old-token2"), Rejection::SignatureMismatch),
+            (Some("token=OLD-TOKEN"), Rejection::SignatureMismatch),
+            (Some("Token=old-token"), Rejection::MissingSignature),
+        ];
+        for (query, expected) in cases {
+            assert_eq!(v.verify(&empty, query, NOW), Err(expected), "{query:?}");
+        }
+    }
+
+    #[test]
+    fn header_tokens() {
+        let v = verifier(TokenSource::Header(HeaderName::from_static(
+            "x-gitlab-token",
+        )));
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            v.verify(&headers, None, NOW),
+            Err(Rejection::MissingSignature)
+        );
+        headers.insert("x-gitlab-token", "old-token".parse().expect("value"));
+        assert_eq!(v.verify(&headers, None, NOW), Ok(()));
+        headers.append("x-gitlab-token", "old-token".parse().expect("value"));
+        assert_eq!(
+            v.verify(&headers, None, NOW),
+            Err(Rejection::DuplicatedSignature)
+        );
+        headers.insert("x-gitlab-token", "wrong".parse().expect("value"));
+        assert_eq!(
+            v.verify(&headers, None, NOW),
+            Err(Rejection::SignatureMismatch)
+        );
+        assert_eq!(v.strip(Some("a=1&token=x")).as_deref(), Some("a=1&token=x"));
+    }
+
+    #[test]
+    fn expired_tokens_stop_matching() {
+        let later = NOW + std::time::Duration::from_secs(10);
+        let v = TokenVerifier::new(
+            TokenSource::Query("t".into()),
+            &[(Secret::new("x"), Some(NOW))],
+        );
+        assert_eq!(v.verify(&HeaderMap::new(), Some("t=x"), NOW), Ok(()));
+        assert_eq!(
+            v.verify(&HeaderMap::new(), Some("t=x"), later),
+            Err(Rejection::NoActiveSecret)
+        );
+    }
+
+    #[test]
+    fn strip_removes_only_the_token_and_keeps_order_and_encoding() {
+        let v = query_verifier();
+        assert_eq!(
+            v.strip(Some("action=create&path=%2Fa+b&token=old-token&at=1"))
+                .as_deref(),
+            Some("action=create&path=%2Fa+b&at=1")
+        );
+        assert_eq!(v.strip(Some("token=old-token&x=1")).as_deref(), Some("x=1"));
+        assert_eq!(v.strip(Some("token=old-token")), None);
+        assert_eq!(v.strip(None), None);
+        assert_eq!(v.strip(Some("tok%65n=x&y=2")).as_deref(), Some("y=2"));
+    }
+}
