@@ -38,6 +38,8 @@ pub enum Rejection {
     MissingId,
     /// Every secret of the route is past its `not_after`.
     NoActiveSecret,
+    /// The scheme's signature would not cover this body (Twilio JSON without `bodySHA256`).
+    UnsignedBody,
 }
 
 impl Rejection {
@@ -53,6 +55,7 @@ impl Rejection {
             Rejection::FutureTimestamp => "future_timestamp",
             Rejection::MissingId => "missing_id",
             Rejection::NoActiveSecret => "no_active_secret",
+            Rejection::UnsignedBody => "unsigned_body",
         }
     }
 }

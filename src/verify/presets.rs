@@ -736,3 +736,332 @@ impl Preset {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use base64::Engine as _;
+    use http::{HeaderMap, HeaderValue};
+    use serde_json::Value;
+
+    use super::*;
+    use crate::verify::{
+        Rejection, RequestView, Secret, SignatureVerifier, TokenVerifier, Verifier,
+    };
+
+    const VECTORS: &str = include_str!("../../tests/data/preset-vectors.json");
+
+    fn vectors() -> Vec<Value> {
+        let document: Value = serde_json::from_str(VECTORS).expect("vectors parse");
+        document["vectors"].as_array().expect("vectors").clone()
+    }
+
+    fn verifier(preset: &Preset, secret: &str) -> Verifier {
+        let secrets = [(Secret::new(secret), None)];
+        match &preset.spec {
+            Spec::Signature(spec) => Verifier::Signature(
+                SignatureVerifier::new(spec.scheme().expect("scheme"), spec.key_format, &secrets)
+                    .expect("keys"),
+            ),
+            Spec::HeaderToken(_) => Verifier::Token(TokenVerifier::new(
+                preset.spec.token_source().expect("source").expect("token"),
+                &secrets,
+            )),
+        }
+    }
+
+    /// The names this preset reads its signature from, lower-cased.
+    fn signature_headers(preset: &Preset) -> Vec<String> {
+        match &preset.spec {
+            Spec::Signature(spec) => spec
+                .headers
+                .iter()
+                .flat_map(|set| set.signatures.iter().map(|n| n.to_ascii_lowercase()))
+                .collect(),
+            Spec::HeaderToken(name) => vec![name.to_ascii_lowercase()],
+        }
+    }
+
+    struct Case {
+        preset: &'static Preset,
+        secret: String,
+        wrong_secret: String,
+        now: SystemTime,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        tampered: Vec<u8>,
+        url: Option<String>,
+        query: Option<String>,
+    }
+
+    impl Case {
+        fn from(vector: &Value) -> Case {
+            let name = vector["preset"].as_str().expect("preset");
+            let request = &vector["request"];
+            let mut headers = HeaderMap::new();
+            for pair in request["headers"].as_array().expect("headers") {
+                let name = HeaderName::from_bytes(pair[0].as_str().expect("name").as_bytes())
+                    .expect("header name");
+                headers.append(
+                    name,
+                    HeaderValue::from_str(pair[1].as_str().expect("value")).expect("header value"),
+                );
+            }
+            let query = request["query"]
+                .as_str()
+                .filter(|q| !q.is_empty())
+                .map(str::to_string);
+            Case {
+                preset: find(name).unwrap_or_else(|| panic!("fixture for unknown preset {name}")),
+                secret: vector["secret"].as_str().expect("secret").to_string(),
+                wrong_secret: vector["wrong_secret"]
+                    .as_str()
+                    .expect("wrong secret")
+                    .to_string(),
+                now: UNIX_EPOCH + Duration::from_secs(vector["now"].as_u64().expect("now")),
+                headers,
+                body: request["body"].as_str().expect("body").as_bytes().to_vec(),
+                tampered: vector["tampered_body"]
+                    .as_str()
+                    .expect("tampered")
+                    .as_bytes()
+                    .to_vec(),
+                url: request["url"].as_str().map(str::to_string),
+                query,
+            }
+        }
+
+        fn check(
+            &self,
+            secret: &str,
+            headers: &HeaderMap,
+            body: &[u8],
+            now: SystemTime,
+        ) -> Result<(), Rejection> {
+            let view = RequestView {
+                method: &Method::POST,
+                headers,
+                query: self.query.as_deref(),
+                body,
+                public_url: self.url.as_deref(),
+                now,
+            };
+            verifier(self.preset, secret).verify(&view)
+        }
+
+        fn first_signature_header(&self) -> Option<HeaderName> {
+            let names = signature_headers(self.preset);
+            self.headers
+                .keys()
+                .find(|k| names.contains(&k.as_str().to_string()))
+                .cloned()
+        }
+    }
+
+    #[test]
+    fn every_preset_has_a_known_answer_vector() {
+        let covered: Vec<String> = vectors()
+            .iter()
+            .map(|v| v["preset"].as_str().expect("preset").to_string())
+            .collect();
+        for preset in PRESETS {
+            assert!(
+                covered.iter().any(|c| c == preset.name),
+                "no fixture for {}",
+                preset.name
+            );
+        }
+        assert!(PRESETS.len() > 30, "{} presets", PRESETS.len());
+    }
+
+    #[test]
+    fn known_answers_verify() {
+        for vector in vectors() {
+            let case = Case::from(&vector);
+            assert_eq!(
+                case.check(&case.secret, &case.headers, &case.body, case.now),
+                Ok(()),
+                "{} ({})",
+                case.preset.name,
+                vector["source"]
+            );
+        }
+    }
+
+    #[test]
+    fn tampered_bodies_and_wrong_keys_are_refused() {
+        for vector in vectors() {
+            let case = Case::from(&vector);
+            let name = case.preset.name;
+            if case.tampered != case.body {
+                assert!(
+                    case.check(&case.secret, &case.headers, &case.tampered, case.now)
+                        .is_err(),
+                    "{name}: tampered body"
+                );
+            }
+            assert_eq!(
+                case.check(&case.wrong_secret, &case.headers, &case.body, case.now),
+                Err(Rejection::SignatureMismatch),
+                "{name}: wrong key"
+            );
+        }
+    }
+
+    #[test]
+    fn stale_and_future_timestamps_are_refused_where_the_provider_checks_them() {
+        for vector in vectors() {
+            let case = Case::from(&vector);
+            let Spec::Signature(spec) = &case.preset.spec else {
+                continue;
+            };
+            let Some(Timestamp {
+                tolerance_s: Some(tolerance),
+                reject_future,
+                ..
+            }) = spec.timestamp
+            else {
+                continue;
+            };
+            let margin = Duration::from_secs(tolerance + 60);
+            let name = case.preset.name;
+            assert_eq!(
+                case.check(&case.secret, &case.headers, &case.body, case.now + margin),
+                Err(Rejection::StaleTimestamp),
+                "{name}: stale"
+            );
+            let future = case.check(&case.secret, &case.headers, &case.body, case.now - margin);
+            if reject_future {
+                assert_eq!(future, Err(Rejection::FutureTimestamp), "{name}: future");
+            } else {
+                assert_eq!(
+                    future,
+                    Ok(()),
+                    "{name}: the provider only refuses old timestamps"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn duplicated_malformed_and_missing_signature_headers_are_refused() {
+        for vector in vectors() {
+            let case = Case::from(&vector);
+            let name = case.preset.name;
+            let Some(header) = case.first_signature_header() else {
+                continue; // Mailgun signs inside the body.
+            };
+            let mut duplicated = case.headers.clone();
+            let value = duplicated[&header].clone();
+            duplicated.append(header.clone(), value);
+            assert_eq!(
+                case.check(&case.secret, &duplicated, &case.body, case.now),
+                Err(Rejection::DuplicatedSignature),
+                "{name}: duplicated"
+            );
+            let mut missing = case.headers.clone();
+            for other in signature_headers(case.preset) {
+                missing.remove(other.as_str());
+            }
+            assert_eq!(
+                case.check(&case.secret, &missing, &case.body, case.now),
+                Err(Rejection::MissingSignature),
+                "{name}: missing"
+            );
+            if matches!(case.preset.spec, Spec::Signature(_)) {
+                let mut malformed = case.headers.clone();
+                for other in signature_headers(case.preset) {
+                    if malformed.contains_key(other.as_str()) {
+                        malformed.insert(
+                            HeaderName::from_bytes(other.as_bytes()).expect("name"),
+                            HeaderValue::from_static("not a signature!"),
+                        );
+                    }
+                }
+                assert_eq!(
+                    case.check(&case.secret, &malformed, &case.body, case.now),
+                    Err(Rejection::MalformedSignature),
+                    "{name}: malformed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sign_reproduces_what_verify_accepts_for_every_hmac_preset() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        for preset in PRESETS {
+            let Spec::Signature(spec) = &preset.spec else {
+                continue;
+            };
+            if !spec.algorithm.is_hmac() {
+                continue;
+            }
+            let secret = match spec.key_format {
+                KeyFormat::Whsec => format!(
+                    "whsec_{}",
+                    base64::engine::general_purpose::STANDARD.encode(b"sign-test-key")
+                ),
+                _ => "sign-test-key".to_string(),
+            };
+            let body = if spec.signature_in_body.is_some() {
+                br#"{"signature":{"timestamp":"1767225600","token":"tok","signature":""}}"#.to_vec()
+            } else if preset.name == "twilio" {
+                b"Body=hi&From=%2B1555".to_vec()
+            } else if preset.name == "linear" {
+                br#"{"webhookTimestamp":1767225600000}"#.to_vec()
+            } else {
+                br#"{"event":"x"}"#.to_vec()
+            };
+            let url = Some("https://hooks.example.com/x");
+            let content_type =
+                (preset.name == "twilio").then_some("application/x-www-form-urlencoded");
+            let outgoing = Outgoing {
+                method: Method::POST,
+                body: &body,
+                url,
+                content_type,
+                now,
+            };
+            let signed = preset
+                .sign(&Secret::new(secret.clone()), &outgoing)
+                .expect("sign");
+            let mut headers = HeaderMap::new();
+            if let Some(content_type) = content_type {
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static(content_type),
+                );
+            }
+            let mut body = body.clone();
+            for (name, value) in &signed {
+                if name.starts_with('/') {
+                    let text = String::from_utf8(body)
+                        .expect("utf8")
+                        .replace(r#""signature":"""#, &format!(r#""signature":"{value}""#));
+                    body = text.into_bytes();
+                } else {
+                    headers.append(
+                        HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                        value.parse().expect("value"),
+                    );
+                }
+            }
+            let view = RequestView {
+                method: &Method::POST,
+                headers: &headers,
+                query: None,
+                body: &body,
+                public_url: url,
+                now,
+            };
+            assert_eq!(
+                verifier(preset, &secret).verify(&view),
+                Ok(()),
+                "{}: {signed:?}",
+                preset.name
+            );
+        }
+    }
+}

@@ -407,16 +407,19 @@ fn hubspot_decode(url: &str) -> String {
 }
 
 /// Decoded form fields of an urlencoded body, sorted by name then value, each written name+value.
-fn sorted_form_params(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
-    let is_form = headers
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             v.trim_start()
                 .to_ascii_lowercase()
                 .starts_with("application/x-www-form-urlencoded")
-        });
-    if !is_form {
+        })
+}
+
+fn sorted_form_params(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
+    if !is_form(headers) {
         return Vec::new();
     }
     let decode = |raw: &[u8]| -> Vec<u8> {
@@ -674,13 +677,14 @@ impl Scheme {
         Ok(message)
     }
 
+    /// Twilio signs the URL and form fields only. A body that is not form fields is covered solely by
+    /// the URL's `bodySHA256`, so without it the body would be unsigned: refused.
     fn check_body_sha256(&self, param: &str, request: &RequestView<'_>) -> Result<(), Rejection> {
         let declared = request.query.unwrap_or("").split('&').find_map(|pair| {
             pair.strip_prefix(param)
                 .and_then(|rest| rest.strip_prefix('='))
         });
         match declared {
-            None => Ok(()),
             Some(hex_digest) => {
                 let actual = hex::encode(Sha256::digest(request.body));
                 if actual.eq_ignore_ascii_case(hex_digest) {
@@ -689,6 +693,8 @@ impl Scheme {
                     Err(Rejection::SignatureMismatch)
                 }
             }
+            None if request.body.is_empty() || is_form(request.headers) => Ok(()),
+            None => Err(Rejection::UnsignedBody),
         }
     }
 }

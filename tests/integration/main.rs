@@ -3,5 +3,6 @@
 mod answers;
 mod cli;
 mod hygiene;
+mod presets;
 mod support;
 mod vectors;
