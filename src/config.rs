@@ -831,6 +831,58 @@ routes:
     }
 
     #[test]
+    fn route_options_reach_the_route() {
+        let config = load(
+            "
+upstream: http://127.0.0.1:3000
+routes:
+  - path: /stripe
+    provider: stripe
+    tolerance: 60
+    events: [invoice.paid]
+    enforce: false
+    secrets: [{env: SECRET_VAR, not_after: 2030-01-01T00:00:00Z}]
+  - path: /twilio
+    provider: twilio
+    public_url: https://hooks.example.com/twilio
+    secrets: [{env: SECRET_VAR}]
+  - path: /custom
+    verify: {hmac: {header: X-Sig, template: 'v1:{timestamp}:{body}', timestamp_header: X-Ts, timestamp_unit: ms}}
+    secrets: [{env: SECRET_VAR}]
+  - path: /token
+    verify: {header_token: {header: X-Token}}
+    secrets: [{env: SECRET_VAR}]
+",
+        )
+        .expect("valid");
+        let stripe = &config.routes[0];
+        assert!(!stripe.enforce);
+        assert_eq!(stripe.events, Some(vec!["invoice.paid".to_string()]));
+        let Verifier::Signature(verifier) = &stripe.verifier else {
+            panic!("signature route expected");
+        };
+        let rule = verifier
+            .scheme()
+            .timestamp
+            .as_ref()
+            .expect("timestamp rule");
+        assert_eq!(rule.tolerance, Some(Duration::from_secs(60)));
+        assert_eq!(
+            config.routes[1].public_url.as_deref(),
+            Some("https://hooks.example.com/twilio")
+        );
+        let Verifier::Signature(custom) = &config.routes[2].verifier else {
+            panic!("signature route expected");
+        };
+        assert_eq!(
+            custom.scheme().timestamp.as_ref().map(|t| t.unit),
+            Some(TimeUnit::Millis)
+        );
+        assert!(matches!(config.routes[3].verifier, Verifier::Token(_)));
+        assert_eq!(config.routes[3].methods, vec![Method::POST]);
+    }
+
+    #[test]
     fn secret_files_lose_their_trailing_newline() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("secret");
@@ -889,6 +941,18 @@ routes:
             (MINIMAL.replace("provider: drivewidget", "verify: {jwt: {}}"), &["verify", "jwt"]),
             (MINIMAL.replace("provider: drivewidget", "provider: drivewidget\n    name: \"caf\u{e9}\""), &["name", "printable"]),
             (format!("{MINIMAL}tls: {{cert: a, key: b}}\n"), &["tls"]),
+            (format!("{MINIMAL}    tolerance: 60\n"), &["tolerance", "no timestamp"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: twilio"), &["public_url", "required"]),
+            (format!("{MINIMAL}    public_url: https://x.test/a\n"), &["public_url", "does not sign"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: twilio\n    public_url: https://x.test/a?b=1"), &["public_url", "without a query"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: x-signature\n    events: [a]"), &["events", "event type"]),
+            (format!("{MINIMAL}    events: []\n"), &["events", "at least one"]),
+            (MINIMAL.replace("{env: SECRET_VAR}", "{env: SECRET_VAR, not_after: tomorrow}"), &["secrets[0].not_after", "RFC 3339"]),
+            (MINIMAL.replace("provider: drivewidget", "verify: {hmac: {header: X-S, template: '{timestamp}.{body}'}}"), &["timestamp_header", "{timestamp}"]),
+            (MINIMAL.replace("provider: drivewidget", "verify: {hmac: {header: X-S, template: '{nope}'}}"), &["verify.hmac.template", "nope"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: discord"), &["secrets[0]", "Ed25519"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: svix").replace("{env: SECRET_VAR}", "{value: 'whsec_!!'}"), &["secrets[0]", "whsec_"]),
+            (format!("{MINIMAL}    enforce: maybe\n"), &["enforce"]),
         ];
         for (yaml, needles) in cases {
             let text = error_text(&yaml);

@@ -41,7 +41,11 @@ enum Command {
         config: PathBuf,
     },
     /// List the provider presets.
-    Providers,
+    Providers {
+        /// Print the README's Markdown table instead of one line per preset.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Print the header(s) a provider would send for a body, to test with curl.
     Sign {
         #[arg(long)]
@@ -68,7 +72,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { config } => run(config),
         Command::Check { config } => check(config),
-        Command::Providers => {
+        Command::Providers { markdown: true } => {
+            print!("{}", presets::markdown_table());
+            Ok(())
+        }
+        Command::Providers { markdown: false } => {
             for preset in presets::PRESETS {
                 println!("{} {}", preset.name, preset.description);
             }
@@ -154,8 +162,18 @@ fn check(config_path: PathBuf) -> anyhow::Result<()> {
         config.listen, config.upstream, config.unmatched
     );
     for route in &config.routes {
+        let mut notes = Vec::new();
+        if !route.enforce {
+            notes.push("SHADOW (not enforced)".to_string());
+        }
+        if let Some(events) = &route.events {
+            notes.push(format!("events {}", events.join(",")));
+        }
+        if let Some(url) = &route.public_url {
+            notes.push(format!("public_url {url}"));
+        }
         println!(
-            "route {:?}: {} -> {}  scheme {}  methods {}  secrets {}  max_body {}",
+            "route {:?}: {} -> {}  scheme {}  methods {}  secrets {}  max_body {}{}{}",
             route.name,
             route.pattern,
             route.upstream,
@@ -163,6 +181,8 @@ fn check(config_path: PathBuf) -> anyhow::Result<()> {
             route.allow_header(),
             route.secret_count,
             route.max_body,
+            if notes.is_empty() { "" } else { "  " },
+            notes.join("  "),
         );
     }
     for warning in &config.warnings {

@@ -58,10 +58,13 @@ fn decode_key(format: KeyFormat, secret: &Secret) -> Result<Vec<u8>, String> {
                 .decode(encoded)
                 .map_err(|_| "expected a whsec_ key: `whsec_` followed by base64".to_string())
         }
-        KeyFormat::Hex => hex::decode(text).map_err(|_| "expected a hex public key".to_string()),
+        KeyFormat::Hex => hex::decode(text)
+            .map_err(|_| "expected a hex Ed25519 public key (64 hex digits)".to_string()),
         KeyFormat::Base64Der => base64::engine::general_purpose::STANDARD
             .decode(text)
-            .map_err(|_| "expected a base64 DER public key".to_string()),
+            .map_err(|_| {
+                "expected a base64 DER P-256 public key (SubjectPublicKeyInfo)".to_string()
+            }),
     }
 }
 

@@ -737,6 +737,116 @@ impl Preset {
     }
 }
 
+/// The README's preset table, generated from the rows so the two cannot drift apart.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| preset | signature | signed content | timestamp, tolerance | methods | handshake |\n|---|---|---|---|---|---|\n",
+    );
+    for preset in PRESETS {
+        let methods: Vec<&str> = preset.methods.iter().map(Method::as_str).collect();
+        let handshake = match preset.handshake {
+            Handshake::None => "",
+            Handshake::DropboxChallenge => "GET `?challenge=` echoed",
+            Handshake::TwitterCrc => "GET `?crc_token=` answered",
+            Handshake::ZoomUrlValidation => "`endpoint.url_validation` answered",
+        };
+        let (signature, content, timestamp) = match &preset.spec {
+            Spec::HeaderToken(name) => (
+                format!("`{name}`: the token itself"),
+                "none".to_string(),
+                String::new(),
+            ),
+            Spec::Signature(spec) => describe(spec),
+        };
+        out.push_str(&format!(
+            "| `{}` | {signature} | {content} | {timestamp} | {} | {handshake} |\n",
+            preset.name,
+            methods.join(", ")
+        ));
+    }
+    out
+}
+
+fn describe(spec: &SignatureSpec) -> (String, String, String) {
+    let names: Vec<String> = spec
+        .headers
+        .iter()
+        .take(1)
+        .flat_map(|set| set.signatures.iter().map(|n| format!("`{n}`")))
+        .collect();
+    let encoding = match spec.algorithm {
+        Ed25519 => "hex Ed25519".to_string(),
+        EcdsaP256Sha256 => "base64 ECDSA P-256".to_string(),
+        HmacSha1 | HmacSha256 | HmacSha512 => {
+            format!(
+                "{} {}",
+                spec.encoding.as_str(),
+                spec.algorithm.as_str().to_ascii_uppercase()
+            )
+        }
+    };
+    let shape = match spec.format {
+        Format::Whole(prefixes) => match prefixes {
+            [] | [""] => String::new(),
+            [first, rest @ ..] if rest.contains(&"") => format!(" `{first}…` or bare"),
+            [first, ..] => format!(" `{first}…`"),
+        },
+        Format::List(separator, prefixes) => {
+            let separator = if separator == ' ' { "space" } else { "comma" };
+            format!(
+                " `{}…` list ({separator})",
+                prefixes.first().copied().unwrap_or("")
+            )
+        }
+        Format::Fields {
+            separator,
+            signatures,
+            timestamp,
+        } => format!(
+            " `{}=…{separator}{}=…`",
+            timestamp.unwrap_or("t"),
+            signatures.first().copied().unwrap_or("v1")
+        ),
+    };
+    let signature = match spec.signature_in_body {
+        Some(pointer) => format!("body `{pointer}`: {encoding}"),
+        None => format!("{}: {encoding}{shape}", names.join(", ")),
+    };
+    let key = match spec.key_format {
+        KeyFormat::Whsec => "; `whsec_` key",
+        KeyFormat::Hex => "; hex public key",
+        KeyFormat::Base64Der => "; base64 DER public key",
+        KeyFormat::Raw => "",
+    };
+    let content = format!("`{}`{key}", spec.template);
+    let timestamp = match spec.timestamp {
+        None => "none".to_string(),
+        Some(t) => {
+            let source = match t.source {
+                Stamp::Header => spec
+                    .headers
+                    .first()
+                    .and_then(|h| h.timestamp)
+                    .map_or(String::new(), |h| format!("`{h}`")),
+                Stamp::Field => "in the signature header".to_string(),
+                Stamp::Json(pointer) => format!("body `{pointer}`"),
+            };
+            let unit = match t.unit {
+                TimeUnit::Seconds => "s",
+                TimeUnit::Millis => "ms",
+                TimeUnit::Rfc3339 => "RFC 3339",
+            };
+            let window = match (t.tolerance_s, t.reject_future) {
+                (None, _) => "not bounded".to_string(),
+                (Some(s), true) => format!("±{s} s"),
+                (Some(s), false) => format!("{s} s, old only"),
+            };
+            format!("{source} ({unit}), {window}")
+        }
+    };
+    (signature, content, timestamp)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};

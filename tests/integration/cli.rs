@@ -140,6 +140,25 @@ fn providers_lists_one_preset_per_line() {
         .all(|l| l.split_once(' ').is_some_and(|(_, d)| !d.is_empty())));
 }
 
+#[test]
+fn readme_preset_table_is_the_generated_one() {
+    let output = hookguard(&["providers", "--markdown"], &[], None);
+    assert!(output.status.success());
+    let table = String::from_utf8(output.stdout).expect("utf8");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let start = readme
+        .find("<!-- presets:start -->\n")
+        .expect("start marker")
+        + "<!-- presets:start -->\n".len();
+    let end = readme.find("<!-- presets:end -->").expect("end marker");
+    assert_eq!(
+        &readme[start..end],
+        table,
+        "regenerate with: hookguard providers --markdown"
+    );
+}
+
 #[tokio::test]
 async fn sign_output_is_accepted_by_the_proxy_for_every_preset() {
     let app = App::start().await;
