@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme as UriScheme};
@@ -21,6 +22,7 @@ use crate::verify::{
 
 const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -54,11 +56,32 @@ fn invalid(place: &str, key: impl Into<String>, message: impl Into<String>) -> C
 struct RawConfig {
     listen: Option<String>,
     upstream: Option<String>,
+    admin: Option<String>,
     #[serde(default)]
     unmatched: Unmatched,
+    shutdown_grace: Option<String>,
+    #[serde(default)]
+    log: RawLog,
+    tls: Option<RawTls>,
+    upstream_ca: Option<PathBuf>,
     #[serde(default)]
     limits: RawLimits,
     routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    #[serde(default)]
+    format: LogFormat,
+    level: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: PathBuf,
+    key: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +166,14 @@ struct RawSecret {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Unmatched {
     #[default]
     Reject,
@@ -155,6 +186,21 @@ pub enum Unmatched {
 pub struct Upstream {
     pub scheme: UriScheme,
     pub authority: Authority,
+}
+
+impl Upstream {
+    /// Whether the app is reachable only from this host (or pod): 127.0.0.0/8, ::1 or localhost.
+    pub fn is_loopback(&self) -> bool {
+        let host = self
+            .authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
 }
 
 impl fmt::Display for Upstream {
@@ -196,11 +242,22 @@ impl Route {
 pub struct Config {
     pub listen: SocketAddr,
     pub upstream: Upstream,
+    /// `/livez`, `/readyz`, `/metrics`; `None`: no admin listener.
+    pub admin: Option<SocketAddr>,
     pub unmatched: Unmatched,
+    pub shutdown_grace: Duration,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// The listener's TLS; `None`: plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// For https upstreams: the webpki roots plus `upstream_ca`.
+    pub upstream_tls: Arc<rustls::ClientConfig>,
     pub max_body: u64,
     pub routes: Vec<Route>,
     /// Things that are allowed but unwise, such as literal secrets; `check` and `run` print them.
     pub warnings: Vec<String>,
+    /// Every file this config was built from (itself, secrets, certificates), for reload.
+    pub watched_files: Vec<PathBuf>,
 }
 
 impl Config {
@@ -209,7 +266,9 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::from_yaml(&text, |name| std::env::var(name).ok())
+        let mut config = Config::from_yaml(&text, |name| std::env::var(name).ok())?;
+        config.watched_files.insert(0, path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses and validates YAML; `env` looks up environment variables, so tests can pass their own.
@@ -239,6 +298,52 @@ impl Config {
             )
         })?;
         let upstream = parse_upstream(&upstream_text).map_err(|m| invalid(top, "upstream", m))?;
+        let admin = raw
+            .admin
+            .as_deref()
+            .map(|text| text.parse::<SocketAddr>())
+            .transpose()
+            .map_err(|e| {
+                invalid(
+                    top,
+                    "admin",
+                    format!("expected an address like 127.0.0.1:9090 ({e})"),
+                )
+            })?;
+        let shutdown_grace = match raw.shutdown_grace.as_deref() {
+            None => DEFAULT_SHUTDOWN_GRACE,
+            Some(text) => humantime::parse_duration(text).map_err(|e| {
+                invalid(
+                    top,
+                    "shutdown_grace",
+                    format!("{text:?} is not a duration such as 20s ({e})"),
+                )
+            })?,
+        };
+        let log_level = raw.log.level.unwrap_or_else(|| "info".to_string());
+        if !matches!(
+            log_level.as_str(),
+            "trace" | "debug" | "info" | "warn" | "error" | "off"
+        ) {
+            return Err(invalid(
+                top,
+                "log.level",
+                format!("{log_level:?} is not one of trace, debug, info, warn, error, off"),
+            ));
+        }
+        let mut watched_files = Vec::new();
+        let tls = match raw.tls {
+            None => None,
+            Some(paths) => {
+                let config = crate::tls::server_config(&paths.cert, &paths.key)
+                    .map_err(|m| invalid(top, "tls", m))?;
+                watched_files.extend([paths.cert, paths.key]);
+                Some(config)
+            }
+        };
+        let upstream_tls = crate::tls::client_config(raw.upstream_ca.as_deref())
+            .map_err(|m| invalid(top, "upstream_ca", m))?;
+        watched_files.extend(raw.upstream_ca);
         let max_body = match raw.limits.max_body {
             Some(size) => parse_size(&size).map_err(|m| invalid(top, "limits.max_body", m))?,
             None => DEFAULT_MAX_BODY,
@@ -249,6 +354,9 @@ impl Config {
 
         let mut warnings = Vec::new();
         let mut routes: Vec<Route> = Vec::with_capacity(raw.routes.len());
+        for raw_route in &raw.routes {
+            watched_files.extend(raw_route.secrets.iter().filter_map(|s| s.file.clone()));
+        }
         for (index, raw_route) in raw.routes.into_iter().enumerate() {
             let route = build_route(index, raw_route, &upstream, max_body, &env, &mut warnings)?;
             let place = format!("route {:?} (routes[{index}])", route.name);
@@ -268,13 +376,32 @@ impl Config {
             }
             routes.push(route);
         }
+        let mut upstreams: Vec<&Upstream> = vec![&upstream];
+        upstreams.extend(routes.iter().map(|r| &r.upstream));
+        for target in upstreams {
+            if !target.is_loopback() {
+                let warning = format!(
+                    "upstream {target} is not a loopback address: in a sidecar, bind the app to 127.0.0.1 so nothing reaches it around hookguard"
+                );
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+        }
         Ok(Config {
             listen,
             upstream,
+            admin,
             unmatched: raw.unmatched,
+            shutdown_grace,
+            log_format: raw.log.format,
+            log_level,
+            tls,
+            upstream_tls,
             max_body,
             routes,
             warnings,
+            watched_files,
         })
     }
 }
@@ -787,7 +914,11 @@ routes:
         assert_eq!(route.methods, vec![Method::POST]);
         assert_eq!(route.upstream.to_string(), "http://127.0.0.1:3000");
         assert_eq!(route.max_body, 1024 * 1024);
-        assert!(config.warnings.is_empty());
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        assert_eq!(config.admin, None);
+        assert_eq!(config.shutdown_grace, Duration::from_secs(20));
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert!(config.tls.is_none());
     }
 
     #[test]
@@ -822,10 +953,19 @@ routes:
         let files = &config.routes[1];
         assert_eq!(files.methods, vec![Method::GET]);
         assert_eq!(files.max_body, 64 * 1024);
-        assert_eq!(config.warnings.len(), 1);
+        let literal: Vec<&String> = config
+            .warnings
+            .iter()
+            .filter(|w| w.contains("literal"))
+            .collect();
+        assert_eq!(literal.len(), 1);
+        assert!(literal[0].contains("custom"), "{:?}", config.warnings);
         assert!(
-            config.warnings[0].contains("custom"),
-            "{:?}",
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains("http://app:3000") && w.contains("loopback")),
+            "a non-loopback upstream is worth a warning: {:?}",
             config.warnings
         );
     }
@@ -928,6 +1068,13 @@ routes:
             (MINIMAL.replace("{env: SECRET_VAR}", "{env: SECRET_VAR, value: x}"), &["secrets[0]", "exactly one"]),
             (MINIMAL.replace("secrets: [{env: SECRET_VAR}]", "secrets: []"), &["secrets", "at least one"]),
             (MINIMAL.replace("upstream: http://127.0.0.1:3000", "upstream: ftp://x"), &["top level", "upstream"]),
+            (format!("admin: nowhere\n{MINIMAL}"), &["top level", "admin"]),
+            (format!("shutdown_grace: soon\n{MINIMAL}"), &["shutdown_grace", "duration"]),
+            (format!("log: {{format: xml}}\n{MINIMAL}"), &["log", "xml"]),
+            (format!("log: {{level: 'not a level!!'}}\n{MINIMAL}"), &["log.level"]),
+            (format!("tls: {{cert: /nonexistent/cert.pem, key: /nonexistent/key.pem}}\n{MINIMAL}"), &["tls", "/nonexistent/cert.pem"]),
+            (format!("upstream_ca: /nonexistent/ca.pem\n{MINIMAL}"), &["upstream_ca", "/nonexistent/ca.pem"]),
+            (format!("{MINIMAL}limits: {{header_timeout: 5s}}\n"), &["header_timeout"]),
             (MINIMAL.replace("upstream: http://127.0.0.1:3000\n", ""), &["upstream", "required"]),
             (MINIMAL.replace("path: /webhooks/drivewidget", "path: /a/../b"), &["path", "canonical"]),
             (format!("{MINIMAL}    methods: [post]\n"), &["methods", "upper-case"]),

@@ -11,13 +11,21 @@
 //! - [`response`]: every refusal and its status, in one exhaustive match.
 //! - [`smuggling`]: spots HTTP/1.1 heads carrying both Content-Length and Transfer-Encoding, which
 //!   hyper would otherwise silently accept as chunked.
-//! - [`server`]: the accept loop, HTTP/1.1 + HTTP/2 connections and graceful shutdown.
+//! - [`server`]: the accept loop, TLS, HTTP/1.1 + HTTP/2 connections and graceful shutdown.
+//! - [`tls`]: certificates for the listener and CA roots for https upstreams.
+//! - [`admin`]: `/livez`, `/readyz` and `/metrics` on a separate listener.
+//! - [`metrics`]: the Prometheus families.
+//! - [`reload`]: SIGHUP and file watching; a bad config never replaces a good one.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod config;
+pub mod metrics;
 pub mod proxy;
+pub mod reload;
 pub mod response;
 pub mod routing;
 pub mod server;
 pub mod smuggling;
+pub mod tls;
 pub mod verify;

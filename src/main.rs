@@ -4,18 +4,18 @@ use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use hookguard::config::Config;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use hookguard::admin::Health;
+use hookguard::config::{Config, LogFormat};
+use hookguard::metrics::Metrics;
 use hookguard::proxy::Proxy;
 use hookguard::verify::presets::{self, Outgoing};
 use hookguard::verify::Secret;
 use tracing_subscriber::EnvFilter;
-
-/// How long in-flight requests may take to finish after SIGTERM or SIGINT.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 #[derive(Parser)]
 #[command(
@@ -107,18 +107,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+/// Logs to standard error as text or JSON; RUST_LOG, when set, overrides the config's level.
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 fn run(config_path: PathBuf) -> anyhow::Result<()> {
-    init_logging();
     let config = Config::load(&config_path)?;
+    init_logging(config.log_format, &config.log_level);
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
@@ -127,13 +131,45 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen)
+        let (listen, admin, tls, route_count) = (
+            config.listen,
+            config.admin,
+            config.tls.is_some(),
+            config.routes.len(),
+        );
+        let metrics = Arc::new(Metrics::new());
+        let proxy = Arc::new(Proxy::new(config, Arc::clone(&metrics)));
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let admin_listener = match admin {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on admin address {addr}"))?,
+            ),
+            None => None,
+        };
+        let health = Arc::new(Health {
+            ready: AtomicBool::new(false),
+            metrics: Arc::clone(&metrics),
+        });
+        if let Some(admin_listener) = admin_listener {
+            let addr = admin_listener.local_addr().context("admin address")?;
+            tracing::info!(admin_addr = %addr, "admin endpoints up");
+            tokio::spawn(hookguard::admin::run(admin_listener, Arc::clone(&health)));
+        }
         let addr = listener.local_addr().context("listener address")?;
-        tracing::info!(%addr, routes = config.routes.len(), "listening");
-        let proxy = Arc::new(Proxy::new(Arc::new(config)));
-        hookguard::server::run(listener, proxy, shutdown_signal(), SHUTDOWN_GRACE).await;
+        tracing::info!(%addr, tls, routes = route_count, "listening");
+        tokio::spawn(hookguard::reload::watch(config_path, Arc::clone(&proxy)));
+        health.ready.store(true, Ordering::SeqCst);
+        let draining = Arc::clone(&health);
+        let shutdown = async move {
+            shutdown_signal().await;
+            // Readiness fails first, so load balancers stop sending while requests drain.
+            draining.ready.store(false, Ordering::SeqCst);
+        };
+        hookguard::server::run(listener, proxy, shutdown).await;
         tracing::info!("stopped");
         Ok(())
     })

@@ -16,7 +16,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use arc_swap::ArcSwap;
+use hyper_rustls::HttpsConnector;
+
 use crate::config::{Config, Route, Unmatched, Upstream};
+use crate::metrics::{self, FailureLabels, Metrics, RequestLabels, RouteLabels};
 use crate::response::Refusal;
 use crate::routing;
 use crate::smuggling::HeadVerdicts;
@@ -57,16 +61,63 @@ const HOP_BY_HOP: [&str; 7] = [
 pub struct ConnectionInfo {
     pub peer: SocketAddr,
     pub head_verdicts: HeadVerdicts,
+    /// Whether the client spoke TLS to us, for `X-Forwarded-Proto`.
+    pub tls: bool,
+}
+
+type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A config and the upstream client built for it; replaced whole on reload, so a request sees one
+/// consistent pair from start to end.
+pub struct Live {
+    pub config: Config,
+    client: UpstreamClient,
+}
+
+impl Live {
+    fn new(config: Config) -> Self {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*config.upstream_tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(https);
+        Live { config, client }
+    }
 }
 
 pub struct Proxy {
-    config: Arc<Config>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    live: ArcSwap<Live>,
+    metrics: Arc<Metrics>,
+}
+
+/// Counts a request in flight for exactly as long as its handler lives, even if the client leaves.
+struct InFlight<'m>(&'m Metrics);
+
+impl<'m> InFlight<'m> {
+    fn enter(metrics: &'m Metrics) -> Self {
+        metrics.in_flight.inc();
+        InFlight(metrics)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.dec();
+    }
 }
 
 /// How a request ended, for the log line.
 struct Handled {
     result: Result<Response<ProxyBody>, Refusal>,
+    /// Set when verification failed, in shadow mode too, for the failures metric.
+    verification_failed: bool,
     /// `forwarded`, `forwarded_unverified`, `shadow`, `handshake`, `ignored_event` or `refused`.
     outcome: &'static str,
     /// Why it was refused, or in shadow mode why it would have been.
@@ -78,6 +129,7 @@ impl Handled {
     fn refused(refusal: Refusal) -> Self {
         Handled {
             reason: Some(refusal.reason()),
+            verification_failed: matches!(refusal, Refusal::InvalidSignature(_)),
             result: Err(refusal),
             outcome: "refused",
             delivery: None,
@@ -88,6 +140,7 @@ impl Handled {
         match result {
             Ok(response) => Handled {
                 result: Ok(response.map(Either::Right)),
+                verification_failed: false,
                 outcome,
                 reason: None,
                 delivery: None,
@@ -104,6 +157,7 @@ impl Handled {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         Handled {
             result: Ok(response),
+            verification_failed: false,
             outcome,
             reason: None,
             delivery: None,
@@ -131,14 +185,31 @@ enum Mark<'a> {
 const MAX_LOGGED_DELIVERY_ID: usize = 128;
 
 impl Proxy {
-    pub fn new(config: Arc<Config>) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        Proxy { config, client }
+    pub fn new(config: Config, metrics: Arc<Metrics>) -> Self {
+        Proxy {
+            live: ArcSwap::from_pointee(Live::new(config)),
+            metrics,
+        }
+    }
+
+    /// The config and client in force now.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.load_full()
+    }
+
+    /// Puts a freshly validated config in force; requests already running finish on the old one.
+    /// Listener addresses cannot move under a running process, so changing them is refused.
+    pub fn replace(&self, config: Config) -> Result<(), String> {
+        let current = self.live.load();
+        if config.listen != current.config.listen || config.admin != current.config.admin {
+            return Err("`listen` and `admin` take effect only on restart".into());
+        }
+        self.live.store(Arc::new(Live::new(config)));
+        Ok(())
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Serves one request and writes its one log line.
@@ -147,10 +218,12 @@ impl Proxy {
         request: Request<Incoming>,
         conn: &ConnectionInfo,
     ) -> Response<ProxyBody> {
+        let _in_flight = InFlight::enter(&self.metrics);
         let started = Instant::now();
+        let live = self.live.load_full();
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let (route, handled) = self.process(request, conn).await;
+        let (route, handled) = self.process(&live, request, conn).await;
         let latency_ms = format!("{:.3}", started.elapsed().as_secs_f64() * 1000.0);
         let response = match handled.result {
             Ok(response) => response,
@@ -160,45 +233,67 @@ impl Proxy {
             id.truncate(MAX_LOGGED_DELIVERY_ID);
             id
         });
+        let route_label = route.map_or(metrics::UNMATCHED, |r| r.name.as_str());
+        let status = response.status().as_u16();
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                route: route_label.to_string(),
+                outcome: handled.outcome,
+                status,
+            })
+            .inc();
+        if let (true, Some(reason)) = (handled.verification_failed, handled.reason) {
+            self.metrics
+                .verification_failures
+                .get_or_create(&FailureLabels {
+                    route: route_label.to_string(),
+                    reason,
+                })
+                .inc();
+        }
         tracing::info!(
-            route = %route.map_or("-", |r| r.name.as_str()),
+            route = %route_label,
             %method,
             path = %path,
             peer = %conn.peer.ip(),
             outcome = %handled.outcome,
             reason = %handled.reason.unwrap_or("-"),
             delivery = ?delivery.as_deref().unwrap_or("-"),
-            status = response.status().as_u16(),
+            status,
             latency_ms = %latency_ms,
             "request"
         );
         response
     }
 
-    async fn process(
+    async fn process<'l>(
         &self,
+        live: &'l Live,
         request: Request<Incoming>,
         conn: &ConnectionInfo,
-    ) -> (Option<&Route>, Handled) {
+    ) -> (Option<&'l Route>, Handled) {
         let (parts, body) = request.into_parts();
         if has_ambiguous_length(&parts, conn) {
             return (None, Handled::refused(Refusal::AmbiguousLength));
         }
-        match routing::lookup(&self.config.routes, |r| &r.pattern, parts.uri.path()) {
+        match routing::lookup(&live.config.routes, |r| &r.pattern, parts.uri.path()) {
             Err(why) => (None, Handled::refused(Refusal::NonCanonicalPath(why))),
             Ok(Some(route)) => (
                 Some(route),
-                self.verify_and_forward(route, parts, body, conn).await,
+                self.verify_and_forward(live, route, parts, body, conn)
+                    .await,
             ),
-            Ok(None) if self.config.unmatched == Unmatched::Reject => {
+            Ok(None) if live.config.unmatched == Unmatched::Reject => {
                 (None, Handled::refused(Refusal::NoRoute))
             }
-            Ok(None) => (None, self.forward_unmatched(parts, body, conn).await),
+            Ok(None) => (None, self.forward_unmatched(live, parts, body, conn).await),
         }
     }
 
     async fn verify_and_forward(
         &self,
+        live: &Live,
         route: &Route,
         parts: Parts,
         body: Incoming,
@@ -249,12 +344,12 @@ impl Proxy {
         if !route.enforce {
             let reason = verdict.err().map(|why| why.as_str());
             let mark = Mark::Shadow(reason.unwrap_or("ok"));
-            let result =
-                match upstream_request(&parts, body, &route.upstream, query, conn.peer, mark) {
-                    Ok(request) => self.send(request).await,
-                    Err(refusal) => Err(refusal),
-                };
+            let result = match upstream_request(&parts, body, &route.upstream, query, conn, mark) {
+                Ok(request) => self.send(live, &route.name, request).await,
+                Err(refusal) => Err(refusal),
+            };
             let mut handled = Handled::relayed(result, "shadow").with_delivery(delivery);
+            handled.verification_failed = reason.is_some();
             handled.reason = handled.reason.or(reason);
             return handled;
         }
@@ -285,10 +380,10 @@ impl Proxy {
             body,
             &route.upstream,
             query,
-            conn.peer,
+            conn,
             Mark::Verified(&route.name),
         ) {
-            Ok(request) => self.send(request).await,
+            Ok(request) => self.send(live, &route.name, request).await,
             Err(refusal) => Err(refusal),
         };
         Handled::relayed(result, "forwarded").with_delivery(delivery)
@@ -297,11 +392,12 @@ impl Proxy {
     /// `unmatched: forward`: no verification, but the same body bound and header rules.
     async fn forward_unmatched(
         &self,
+        live: &Live,
         parts: Parts,
         body: Incoming,
         conn: &ConnectionInfo,
     ) -> Handled {
-        let max_body = self.config.max_body;
+        let max_body = live.config.max_body;
         if let Err(refusal) = refuse_declared_oversize(&parts.headers, max_body) {
             return Handled::refused(refusal);
         }
@@ -313,19 +409,32 @@ impl Proxy {
         let result = match upstream_request(
             &parts,
             body,
-            &self.config.upstream,
+            &live.config.upstream,
             query,
-            conn.peer,
+            conn,
             Mark::Unverified,
         ) {
-            Ok(request) => self.send(request).await,
+            Ok(request) => self.send(live, metrics::UNMATCHED, request).await,
             Err(refusal) => Err(refusal),
         };
         Handled::relayed(result, "forwarded_unverified")
     }
 
-    async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, Refusal> {
-        let response = self.client.request(request).await.map_err(|error| {
+    async fn send(
+        &self,
+        live: &Live,
+        route: &str,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, Refusal> {
+        let started = Instant::now();
+        let response = live.client.request(request).await;
+        self.metrics
+            .upstream_duration
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        let response = response.map_err(|error| {
             tracing::warn!(error = %error, "upstream request failed");
             if error.is_connect() {
                 Refusal::UpstreamUnreachable
@@ -407,6 +516,7 @@ fn forwarded_headers(
     incoming: &HeaderMap,
     authority: Option<&http::uri::Authority>,
     peer: SocketAddr,
+    proto: &'static str,
     body_len: usize,
     mark: Mark<'_>,
 ) -> HeaderMap {
@@ -436,12 +546,12 @@ fn forwarded_headers(
         headers.insert("x-forwarded-for", value.clone());
         headers.insert("x-real-ip", value);
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
     let node = match ip {
         IpAddr::V4(_) => ip_text,
         IpAddr::V6(_) => format!("\"[{ip_text}]\""),
     };
-    let mut forwarded = format!("for={node};proto=http");
+    let mut forwarded = format!("for={node};proto={proto}");
     if let Some(host) = headers.get(header::HOST).cloned() {
         headers.insert("x-forwarded-host", host.clone());
         if let Ok(host) = host.to_str() {
@@ -468,7 +578,7 @@ fn upstream_request(
     body: Bytes,
     upstream: &Upstream,
     query: Option<Cow<'_, str>>,
-    peer: SocketAddr,
+    conn: &ConnectionInfo,
     mark: Mark<'_>,
 ) -> Result<Request<Full<Bytes>>, Refusal> {
     let path_and_query = match query {
@@ -486,7 +596,8 @@ fn upstream_request(
     let headers = forwarded_headers(
         &parts.headers,
         parts.uri.authority(),
-        peer,
+        conn.peer,
+        if conn.tls { "https" } else { "http" },
         body.len(),
         mark,
     );
@@ -531,7 +642,14 @@ mod tests {
         ] {
             incoming.append(name, HeaderValue::from_static(value));
         }
-        let out = forwarded_headers(&incoming, None, peer(), 12, Mark::Verified("drivewidget"));
+        let out = forwarded_headers(
+            &incoming,
+            None,
+            peer(),
+            "http",
+            12,
+            Mark::Verified("drivewidget"),
+        );
         for gone in [
             "connection",
             "x-drop-me",
@@ -568,12 +686,20 @@ mod tests {
     fn ipv6_peers_are_quoted_in_forwarded_and_h2_authority_becomes_host() {
         let authority: http::uri::Authority = "hooks.example.com:8443".parse().expect("authority");
         let v6: SocketAddr = "[2001:db8::1]:80".parse().expect("addr");
-        let out = forwarded_headers(&HeaderMap::new(), Some(&authority), v6, 0, Mark::Unverified);
+        let out = forwarded_headers(
+            &HeaderMap::new(),
+            Some(&authority),
+            v6,
+            "https",
+            0,
+            Mark::Unverified,
+        );
         assert_eq!(out["host"], "hooks.example.com:8443");
         assert_eq!(
             out["forwarded"],
-            "for=\"[2001:db8::1]\";proto=http;host=\"hooks.example.com:8443\""
+            "for=\"[2001:db8::1]\";proto=https;host=\"hooks.example.com:8443\""
         );
+        assert_eq!(out["x-forwarded-proto"], "https");
         assert!(!out.contains_key(ROUTE_HEADER));
     }
 

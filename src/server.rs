@@ -1,5 +1,5 @@
-//! The accept loop: one task per connection, HTTP/1.1 and HTTP/2 (prior knowledge) on the same port,
-//! and a graceful shutdown that stops accepting and lets requests in flight finish.
+//! The accept loop: one task per connection, TLS when configured, HTTP/1.1 and HTTP/2 on the same
+//! port, and a graceful shutdown that stops accepting and lets requests in flight finish.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,20 +8,22 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use crate::proxy::{ConnectionInfo, Proxy};
 use crate::smuggling::SniffedIo;
 
-/// Serves `listener` until `shutdown` resolves, then drains connections for up to `grace`.
-pub async fn run(
-    listener: TcpListener,
-    proxy: Arc<Proxy>,
-    shutdown: impl Future<Output = ()>,
-    grace: Duration,
-) {
-    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+/// A TLS handshake that has not finished by then is dropped, so idle sockets cannot pile up.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Builder = Arc<auto::Builder<TokioExecutor>>;
+
+/// Serves `listener` until `shutdown` resolves, then drains connections for the config's
+/// `shutdown_grace` and returns.
+pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
+    let builder: Builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -40,28 +42,27 @@ pub async fn run(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-        let (io, head_verdicts) = SniffedIo::new(stream);
-        let conn_info = ConnectionInfo {
-            peer,
-            head_verdicts,
-        };
+        let watcher = graceful.watcher();
+        let builder = Arc::clone(&builder);
         let proxy = Arc::clone(&proxy);
-        let service = service_fn(move |request| {
-            let proxy = Arc::clone(&proxy);
-            let conn_info = conn_info.clone();
-            async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, &conn_info).await) }
-        });
-        let connection = builder
-            .serve_connection(TokioIo::new(io), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, error = %error, "connection ended with an error");
+        // The TLS config is read per connection, so renewed certificates apply without a restart.
+        match proxy.live().config.tls.clone() {
+            None => serve(builder, watcher, proxy, stream, peer, false),
+            Some(tls) => {
+                tokio::spawn(async move {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(stream)) => serve(builder, watcher, proxy, stream, peer, true),
+                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
             }
-        });
+        }
     }
     drop(listener);
+    let grace = proxy.live().config.shutdown_grace;
     tracing::info!(
         grace_s = grace.as_secs_f64(),
         "shutting down: no new connections, draining"
@@ -72,4 +73,33 @@ pub async fn run(
     {
         tracing::warn!("grace period over; closing the remaining connections");
     }
+}
+
+fn serve<I>(
+    builder: Builder,
+    watcher: Watcher,
+    proxy: Arc<Proxy>,
+    io: I,
+    peer: std::net::SocketAddr,
+    tls: bool,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (io, head_verdicts) = SniffedIo::new(io);
+    let conn_info = ConnectionInfo {
+        peer,
+        head_verdicts,
+        tls,
+    };
+    let service = service_fn(move |request| {
+        let proxy = Arc::clone(&proxy);
+        let conn_info = conn_info.clone();
+        async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, &conn_info).await) }
+    });
+    tokio::spawn(async move {
+        let connection = builder.serve_connection(TokioIo::new(io), service);
+        if let Err(error) = watcher.watch(connection.into_owned()).await {
+            tracing::debug!(%peer, error = %error, "connection ended with an error");
+        }
+    });
 }
