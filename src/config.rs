@@ -830,10 +830,8 @@ fn parse_upstream(text: &str) -> Result<Upstream, String> {
         .scheme()
         .cloned()
         .ok_or_else(|| format!("{text:?} needs http://"))?;
-    if scheme != UriScheme::HTTP {
-        return Err(format!(
-            "{text:?}: only http:// upstreams are supported so far"
-        ));
+    if scheme != UriScheme::HTTP && scheme != UriScheme::HTTPS {
+        return Err(format!("{text:?}: use http:// or https://"));
     }
     let authority = uri
         .authority()

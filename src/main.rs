@@ -160,9 +160,10 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
             tokio::spawn(hookguard::admin::run(admin_listener, Arc::clone(&health)));
         }
         let addr = listener.local_addr().context("listener address")?;
-        tracing::info!(%addr, tls, routes = route_count, "listening");
         tokio::spawn(hookguard::reload::watch(config_path, Arc::clone(&proxy)));
+        // The listener is bound, so the kernel already queues connections: ready from here on.
         health.ready.store(true, Ordering::SeqCst);
+        tracing::info!(%addr, tls, routes = route_count, "listening");
         let draining = Arc::clone(&health);
         let shutdown = async move {
             shutdown_signal().await;

@@ -88,6 +88,10 @@ impl Metrics {
             "Config reloads, by result",
             reloads.clone(),
         );
+        // Both series exist from the start, so an alert on failures works before the first one.
+        for result in ["success", "failure"] {
+            drop(reloads.get_or_create(&ReloadLabels { result }));
+        }
         Metrics {
             registry,
             requests,

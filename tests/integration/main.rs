@@ -3,6 +3,7 @@
 mod answers;
 mod cli;
 mod hygiene;
+mod ops;
 mod presets;
 mod support;
 mod vectors;

@@ -41,6 +41,11 @@ pub struct App {
 
 impl App {
     pub async fn start() -> App {
+        Self::start_with_tls(None).await
+    }
+
+    /// The same app behind TLS, for https upstream tests.
+    pub async fn start_with_tls(tls: Option<Arc<rustls::ServerConfig>>) -> App {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
         let addr = listener.local_addr().expect("app addr");
         let recorded = Arc::new(Mutex::new(Vec::new()));
@@ -51,11 +56,20 @@ impl App {
                     return;
                 };
                 let sink = Arc::clone(&sink);
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
                         let sink = Arc::clone(&sink);
                         async move {
                             let (parts, body) = request.into_parts();
+                            // A test can ask the app to be slow, to see requests in flight.
+                            let delay = parts
+                                .headers
+                                .get("x-test-delay-ms")
+                                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                            if let Some(ms) = delay {
+                                tokio::time::sleep(Duration::from_millis(ms)).await;
+                            }
                             let body = body
                                 .collect()
                                 .await
@@ -83,9 +97,24 @@ impl App {
                             Ok::<_, std::convert::Infallible>(response)
                         }
                     });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                        Some(tls) => {
+                            if let Ok(stream) =
+                                tokio_rustls::TlsAcceptor::from(tls).accept(stream).await
+                            {
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -119,6 +148,8 @@ pub fn binary() -> &'static str {
 /// A running `hookguard run` process; killed on drop.
 pub struct Hookguard {
     pub addr: SocketAddr,
+    /// The admin listener's address, when the config has one.
+    pub admin: Option<SocketAddr>,
     child: Child,
     logs: Arc<Mutex<Vec<String>>>,
     _dir: tempfile::TempDir,
@@ -135,9 +166,18 @@ impl Hookguard {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("hookguard.yaml");
         std::fs::write(&path, config).expect("write config");
+        Self::start_at(dir, &path, env)
+    }
+
+    /// Starts on a config file the test owns (and may rewrite); `dir` is kept alive with the process.
+    pub fn start_at(
+        dir: tempfile::TempDir,
+        path: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Hookguard {
         let mut child = Command::new(binary())
             .args(["run", "--config"])
-            .arg(&path)
+            .arg(path)
             .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -149,19 +189,25 @@ impl Hookguard {
         let sink = Arc::clone(&logs);
         let (addr_tx, addr_rx) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut admin = None;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening") {
+                if let Some(addr) =
+                    field(&line, "admin_addr").and_then(|a| a.parse::<SocketAddr>().ok())
+                {
+                    admin = Some(addr);
+                }
+                if line.contains(" listening ") || line.contains(r#""message":"listening""#) {
                     if let Some(addr) =
                         field(&line, "addr").and_then(|a| a.parse::<SocketAddr>().ok())
                     {
-                        let _ = addr_tx.send(addr);
+                        let _ = addr_tx.send((addr, admin));
                     }
                 }
                 sink.lock().expect("lock").push(line);
             }
         });
-        let addr = match addr_rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(addr) => addr,
+        let (addr, admin) = match addr_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(found) => found,
             Err(_) => {
                 let _ = child.kill();
                 panic!(
@@ -172,10 +218,56 @@ impl Hookguard {
         };
         Hookguard {
             addr,
+            admin,
             child,
             logs,
             _dir: dir,
         }
+    }
+
+    /// Sends a Unix signal (`HUP`, `TERM`, ...) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits for the process to exit, up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "hookguard did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// GETs an admin path; returns status and body.
+    pub async fn admin_get(&self, path: &str) -> (u16, String) {
+        let admin = self.admin.expect("config has an admin listener");
+        let response = send_raw(admin, &http1_request("GET", path, &[], b"")).await;
+        (response.status, response.body_text())
+    }
+
+    /// The value of one Prometheus sample, by its full text before the value.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let (_, text) = self.admin_get("/metrics").await;
+        text.lines().find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
     }
 
     pub fn logs(&self) -> Vec<String> {
@@ -214,8 +306,20 @@ impl Drop for Hookguard {
     }
 }
 
-/// The value of `name=value` in a text log line.
-pub fn field<'l>(line: &'l str, name: &str) -> Option<&'l str> {
+/// The value of field `name` in a log line, text (`name=value`) or JSON (`"name":"value"`).
+pub fn field(line: &str, name: &str) -> Option<String> {
+    if line.starts_with('{') {
+        let value: serde_json::Value = serde_json::from_str(line).ok()?;
+        return match &value[name] {
+            serde_json::Value::String(text) => Some(text.clone()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        };
+    }
+    text_field(line, name).map(str::to_string)
+}
+
+fn text_field<'l>(line: &'l str, name: &str) -> Option<&'l str> {
     let start = line.find(&format!(" {name}="))? + name.len() + 2;
     let rest = &line[start..];
     Some(
