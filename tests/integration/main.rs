@@ -2,6 +2,7 @@
 
 mod answers;
 mod cli;
+mod deploy;
 mod hygiene;
 mod ops;
 mod presets;
