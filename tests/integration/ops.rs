@@ -418,6 +418,52 @@ async fn tls_listener_serves_http1_and_h2_over_alpn() {
         .is_err());
 }
 
+/// Whether a TLS client trusting `ca_pem` completes a handshake with the proxy.
+async fn handshake_succeeds(addr: std::net::SocketAddr, ca_pem: &str) -> bool {
+    let connector = tokio_rustls::TlsConnector::from(client_config(ca_pem, &[b"http/1.1"]));
+    let Ok(tcp) = tokio::net::TcpStream::connect(addr).await else {
+        return false;
+    };
+    connector
+        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn renewed_certificates_apply_without_a_restart() {
+    let app = App::start().await;
+    let first = pki();
+    let renewed = pki();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::copy(&first.cert_path, &cert).expect("copy");
+    std::fs::copy(&first.key_path, &key).expect("copy");
+    let path = dir.path().join("hookguard.yaml");
+    let tls = format!("tls: {{cert: {}, key: {}}}", cert.display(), key.display());
+    std::fs::write(&path, config(&app, &format!("{{value: {SECRET}}}"), &tls)).expect("write");
+    let proxy = Hookguard::start_at(dir, &path, &[]);
+    assert!(handshake_succeeds(proxy.addr, &first.ca_pem).await);
+    assert!(!handshake_succeeds(proxy.addr, &renewed.ca_pem).await);
+
+    // cert-manager style: both files replaced; new connections get the new certificate.
+    replace_file(
+        &key,
+        &std::fs::read_to_string(&renewed.key_path).expect("read"),
+    );
+    replace_file(
+        &cert,
+        &std::fs::read_to_string(&renewed.cert_path).expect("read"),
+    );
+    assert!(
+        within(Duration::from_secs(3), || async {
+            handshake_succeeds(proxy.addr, &renewed.ca_pem).await
+        })
+        .await
+    );
+    assert!(!handshake_succeeds(proxy.addr, &first.ca_pem).await);
+}
+
 #[tokio::test]
 async fn https_upstream_is_trusted_through_upstream_ca_only() {
     let pki = pki();
