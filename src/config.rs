@@ -212,6 +212,8 @@ impl fmt::Display for Upstream {
 #[derive(Debug)]
 pub struct Route {
     pub name: String,
+    /// The name as a shared metric label, made once here rather than per request.
+    pub label: crate::metrics::Label,
     pub pattern: PathPattern,
     pub methods: Vec<Method>,
     pub verifier: Verifier,
@@ -623,6 +625,7 @@ fn build_route(
         None => default_max_body,
     };
     Ok(Route {
+        label: Arc::new(name.clone()),
         name,
         pattern,
         methods,

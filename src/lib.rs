@@ -15,11 +15,13 @@
 //! - [`tls`]: certificates for the listener and CA roots for https upstreams.
 //! - [`admin`]: `/livez`, `/readyz` and `/metrics` on a separate listener.
 //! - [`metrics`]: the Prometheus families.
+//! - [`logbuffer`]: per-thread batching of log lines, so logging costs no write per request.
 //! - [`reload`]: SIGHUP and file watching; a bad config never replaces a good one.
 #![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod config;
+pub mod logbuffer;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;

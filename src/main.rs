@@ -112,7 +112,7 @@ fn init_logging(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(hookguard::logbuffer::BufferedStderr)
         .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
@@ -128,6 +128,9 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(hookguard::logbuffer::enable_on_this_thread)
+        .on_thread_park(hookguard::logbuffer::flush_this_thread)
+        .on_thread_stop(hookguard::logbuffer::flush_this_thread)
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {

@@ -3,6 +3,7 @@
 //! can grow the series count.
 
 use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -14,22 +15,25 @@ use prometheus_client::registry::Registry;
 /// The route label of requests that matched no route.
 pub const UNMATCHED: &str = "-";
 
+/// A route label shared by reference, so counting a request allocates nothing.
+pub type Label = Arc<String>;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub route: String,
+    pub route: Label,
     pub outcome: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FailureLabels {
-    pub route: String,
+    pub route: Label,
     pub reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub route: String,
+    pub route: Label,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -44,6 +48,7 @@ pub struct Metrics {
     pub upstream_duration: Family<RouteLabels, Histogram>,
     pub in_flight: Gauge<i64, AtomicI64>,
     pub reloads: Family<ReloadLabels, Counter>,
+    pub unmatched_label: Label,
 }
 
 impl Default for Metrics {
@@ -93,6 +98,7 @@ impl Metrics {
             drop(reloads.get_or_create(&ReloadLabels { result }));
         }
         Metrics {
+            unmatched_label: Arc::new(UNMATCHED.to_string()),
             registry,
             requests,
             verification_failures,

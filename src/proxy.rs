@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
+use http::uri::PathAndQuery;
 use http::{Request, Response, Uri, Version};
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
@@ -20,11 +21,11 @@ use arc_swap::ArcSwap;
 use hyper_rustls::HttpsConnector;
 
 use crate::config::{Config, Route, Unmatched, Upstream};
-use crate::metrics::{self, FailureLabels, Metrics, RequestLabels, RouteLabels};
+use crate::metrics::{FailureLabels, Label, Metrics, RequestLabels, RouteLabels};
 use crate::response::Refusal;
 use crate::routing;
 use crate::smuggling::HeadVerdicts;
-use crate::verify::{RequestView, Verifier};
+use crate::verify::{Field, RequestView, Verifier};
 
 /// Our own small answers, or the app's streamed body.
 pub type ProxyBody = Either<Full<Bytes>, Incoming>;
@@ -222,7 +223,8 @@ impl Proxy {
         let started = Instant::now();
         let live = self.live.load_full();
         let method = request.method().clone();
-        let path = request.uri().path().to_string();
+        // A clone of the URI shares its bytes; the path is read from it for the log line.
+        let uri = request.uri().clone();
         let (route, handled) = self.process(&live, request, conn).await;
         let latency_ms = format!("{:.3}", started.elapsed().as_secs_f64() * 1000.0);
         let response = match handled.result {
@@ -233,12 +235,12 @@ impl Proxy {
             id.truncate(MAX_LOGGED_DELIVERY_ID);
             id
         });
-        let route_label = route.map_or(metrics::UNMATCHED, |r| r.name.as_str());
+        let route_label = route.map_or(&self.metrics.unmatched_label, |r| &r.label);
         let status = response.status().as_u16();
         self.metrics
             .requests
             .get_or_create(&RequestLabels {
-                route: route_label.to_string(),
+                route: Label::clone(route_label),
                 outcome: handled.outcome,
                 status,
             })
@@ -247,7 +249,7 @@ impl Proxy {
             self.metrics
                 .verification_failures
                 .get_or_create(&FailureLabels {
-                    route: route_label.to_string(),
+                    route: Label::clone(route_label),
                     reason,
                 })
                 .inc();
@@ -255,7 +257,7 @@ impl Proxy {
         tracing::info!(
             route = %route_label,
             %method,
-            path = %path,
+            path = %uri.path(),
             peer = %conn.peer.ip(),
             outcome = %handled.outcome,
             reason = %handled.reason.unwrap_or("-"),
@@ -336,16 +338,19 @@ impl Proxy {
             now,
         };
         let verdict = route.verifier.verify(&view);
-        let delivery = route
-            .delivery_id_field
-            .and_then(|field| field.read(&parts.headers, &body));
-        let query = route.verifier.forwarded_query(parts.uri.query());
+        // Only a header-borne delivery id is logged: reading one from the body would mean parsing a
+        // possibly large JSON document per request for a log field.
+        let delivery = route.delivery_id_field.and_then(|field| match field {
+            Field::Header(_) => field.read(&parts.headers, &body),
+            Field::Json(_) => None,
+        });
+        let query = route.verifier.rewritten_query(parts.uri.query());
 
         if !route.enforce {
             let reason = verdict.err().map(|why| why.as_str());
             let mark = Mark::Shadow(reason.unwrap_or("ok"));
-            let result = match upstream_request(&parts, body, &route.upstream, query, conn, mark) {
-                Ok(request) => self.send(live, &route.name, request).await,
+            let result = match upstream_request(parts, body, &route.upstream, query, conn, mark) {
+                Ok(request) => self.send(live, &route.label, request).await,
                 Err(refusal) => Err(refusal),
             };
             let mut handled = Handled::relayed(result, "shadow").with_delivery(delivery);
@@ -376,14 +381,14 @@ impl Proxy {
             }
         }
         let result = match upstream_request(
-            &parts,
+            parts,
             body,
             &route.upstream,
             query,
             conn,
             Mark::Verified(&route.name),
         ) {
-            Ok(request) => self.send(live, &route.name, request).await,
+            Ok(request) => self.send(live, &route.label, request).await,
             Err(refusal) => Err(refusal),
         };
         Handled::relayed(result, "forwarded").with_delivery(delivery)
@@ -405,16 +410,18 @@ impl Proxy {
             Ok(body) => body,
             Err(refusal) => return Handled::refused(refusal),
         };
-        let query = parts.uri.query().map(Cow::Borrowed);
         let result = match upstream_request(
-            &parts,
+            parts,
             body,
             &live.config.upstream,
-            query,
+            None,
             conn,
             Mark::Unverified,
         ) {
-            Ok(request) => self.send(live, metrics::UNMATCHED, request).await,
+            Ok(request) => {
+                self.send(live, &self.metrics.unmatched_label, request)
+                    .await
+            }
             Err(refusal) => Err(refusal),
         };
         Handled::relayed(result, "forwarded_unverified")
@@ -423,7 +430,7 @@ impl Proxy {
     async fn send(
         &self,
         live: &Live,
-        route: &str,
+        route: &Label,
         request: Request<Full<Bytes>>,
     ) -> Result<Response<Incoming>, Refusal> {
         let started = Instant::now();
@@ -431,7 +438,7 @@ impl Proxy {
         self.metrics
             .upstream_duration
             .get_or_create(&RouteLabels {
-                route: route.to_string(),
+                route: Label::clone(route),
             })
             .observe(started.elapsed().as_secs_f64());
         let response = response.map_err(|error| {
@@ -510,29 +517,43 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// The headers the app receives: the client's, less hop-by-hop, framing and spoofable ones, plus
-/// hookguard's own forwarding facts.
-fn forwarded_headers(
-    incoming: &HeaderMap,
+/// Turns the client's headers into the app's, in place: hop-by-hop, framing and spoofable headers go,
+/// hookguard's own forwarding facts and mark come in. Editing in place keeps the request path free
+/// of a second header map.
+fn rewrite_headers(
+    headers: &mut HeaderMap,
     authority: Option<&http::uri::Authority>,
     peer: SocketAddr,
     proto: &'static str,
     body_len: usize,
     mark: Mark<'_>,
-) -> HeaderMap {
-    let listed = connection_listed(incoming);
-    let mut headers = HeaderMap::with_capacity(incoming.len() + FORWARDING_HEADERS.len() + 2);
-    for (name, value) in incoming {
-        let folded = folded_name(name);
-        let dropped = HOP_BY_HOP.contains(&folded.as_ref())
-            || listed.iter().any(|l| l == name.as_str())
-            || name == header::CONTENT_LENGTH
-            || name == header::EXPECT
-            || FORWARDING_HEADERS.contains(&folded.as_ref())
-            || folded.starts_with(RESERVED_PREFIX);
-        if !dropped {
-            headers.append(name.clone(), value.clone());
-        }
+) {
+    for name in connection_listed(headers) {
+        headers.remove(name.as_str());
+    }
+    for name in HOP_BY_HOP.iter().chain(FORWARDING_HEADERS.iter()) {
+        headers.remove(*name);
+    }
+    headers.remove(header::CONTENT_LENGTH);
+    headers.remove(header::EXPECT);
+    // Underscore spellings and our reserved prefix need a look at every name; nothing is allocated
+    // unless one is there.
+    let odd: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let text = name.as_str();
+            if !text.contains('_') && !text.starts_with(RESERVED_PREFIX) {
+                return false;
+            }
+            let folded = folded_name(name);
+            HOP_BY_HOP.contains(&folded.as_ref())
+                || FORWARDING_HEADERS.contains(&folded.as_ref())
+                || folded.starts_with(RESERVED_PREFIX)
+        })
+        .cloned()
+        .collect();
+    for name in odd {
+        headers.remove(&name);
     }
     // HTTP/2 carries the host as :authority; an HTTP/1.1 app needs it as Host.
     if !headers.contains_key(header::HOST) {
@@ -553,10 +574,12 @@ fn forwarded_headers(
     };
     let mut forwarded = format!("for={node};proto={proto}");
     if let Some(host) = headers.get(header::HOST).cloned() {
-        headers.insert("x-forwarded-host", host.clone());
-        if let Ok(host) = host.to_str() {
-            forwarded.push_str(&format!(";host=\"{host}\""));
+        if let Ok(text) = host.to_str() {
+            forwarded.push_str(";host=\"");
+            forwarded.push_str(text);
+            forwarded.push('"');
         }
+        headers.insert("x-forwarded-host", host);
     }
     if let Ok(value) = HeaderValue::from_str(&forwarded) {
         headers.insert("forwarded", value);
@@ -565,48 +588,60 @@ fn forwarded_headers(
     let (name, value) = match mark {
         Mark::Verified(route) => (ROUTE_HEADER, route),
         Mark::Shadow(verdict) => (SHADOW_HEADER, verdict),
-        Mark::Unverified => return headers,
+        Mark::Unverified => return,
     };
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(name, value);
     }
-    headers
 }
 
+/// The request for the app. `rewritten_query` is `Some` only when the query changes (a query token
+/// removed); otherwise the request's own path and query are reused as they are.
 fn upstream_request(
-    parts: &Parts,
+    mut parts: Parts,
     body: Bytes,
     upstream: &Upstream,
-    query: Option<Cow<'_, str>>,
+    rewritten_query: Option<Option<String>>,
     conn: &ConnectionInfo,
     mark: Mark<'_>,
 ) -> Result<Request<Full<Bytes>>, Refusal> {
-    let path_and_query = match query {
-        Some(query) => format!("{}?{query}", parts.uri.path()),
-        None => parts.uri.path().to_string(),
-    };
-    // The path passed the canonical check and the query is the request's own (or a subset of it),
+    // The path passed the canonical check and a rewritten query is a subset of the request's own,
     // so building cannot fail in practice; if it did, the request is refused, not forwarded.
-    let uri = Uri::builder()
-        .scheme(upstream.scheme.clone())
-        .authority(upstream.authority.clone())
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|_| Refusal::NonCanonicalPath(routing::NonCanonical::NotAbsolute))?;
-    let headers = forwarded_headers(
-        &parts.headers,
+    let unbuildable = || Refusal::NonCanonicalPath(routing::NonCanonical::NotAbsolute);
+    let path_and_query = match rewritten_query {
+        None => parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        Some(query) => {
+            let path = parts.uri.path();
+            let text = match query {
+                Some(query) => format!("{path}?{query}"),
+                None => path.to_string(),
+            };
+            PathAndQuery::try_from(text).map_err(|_| unbuildable())?
+        }
+    };
+    let mut uri = http::uri::Parts::default();
+    uri.scheme = Some(upstream.scheme.clone());
+    uri.authority = Some(upstream.authority.clone());
+    uri.path_and_query = Some(path_and_query);
+    let uri = Uri::from_parts(uri).map_err(|_| unbuildable())?;
+    let proto = if conn.tls { "https" } else { "http" };
+    rewrite_headers(
+        &mut parts.headers,
         parts.uri.authority(),
         conn.peer,
-        if conn.tls { "https" } else { "http" },
+        proto,
         body.len(),
         mark,
     );
-    let mut request = Request::new(Full::new(body));
-    *request.method_mut() = parts.method.clone();
-    *request.uri_mut() = uri;
-    *request.version_mut() = Version::HTTP_11;
-    *request.headers_mut() = headers;
-    Ok(request)
+    // Nothing the server side attached to the request is meant for the client side.
+    parts.extensions.clear();
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    Ok(Request::from_parts(parts, Full::new(body)))
 }
 
 #[cfg(test)]
@@ -642,8 +677,9 @@ mod tests {
         ] {
             incoming.append(name, HeaderValue::from_static(value));
         }
-        let out = forwarded_headers(
-            &incoming,
+        let mut out = incoming.clone();
+        rewrite_headers(
+            &mut out,
             None,
             peer(),
             "http",
@@ -686,14 +722,8 @@ mod tests {
     fn ipv6_peers_are_quoted_in_forwarded_and_h2_authority_becomes_host() {
         let authority: http::uri::Authority = "hooks.example.com:8443".parse().expect("authority");
         let v6: SocketAddr = "[2001:db8::1]:80".parse().expect("addr");
-        let out = forwarded_headers(
-            &HeaderMap::new(),
-            Some(&authority),
-            v6,
-            "https",
-            0,
-            Mark::Unverified,
-        );
+        let mut out = HeaderMap::new();
+        rewrite_headers(&mut out, Some(&authority), v6, "https", 0, Mark::Unverified);
         assert_eq!(out["host"], "hooks.example.com:8443");
         assert_eq!(
             out["forwarded"],

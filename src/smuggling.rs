@@ -58,6 +58,34 @@ enum Framing {
     Chunked,
 }
 
+enum Head {
+    Complete {
+        len: usize,
+        framing: Framing,
+        ambiguous: bool,
+    },
+    Partial,
+    /// Something hyper would refuse, or a protocol this tracker does not follow (HTTP/2).
+    Unfollowable,
+}
+
+fn parse_head(bytes: &[u8]) -> Head {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => match framing_of(&request) {
+            Some((framing, ambiguous)) => Head::Complete {
+                len,
+                framing,
+                ambiguous,
+            },
+            None => Head::Unfollowable,
+        },
+        Ok(httparse::Status::Partial) => Head::Partial,
+        Err(_) => Head::Unfollowable,
+    }
+}
+
 struct Tracker {
     state: State,
     verdicts: HeadVerdicts,
@@ -123,26 +151,40 @@ impl Tracker {
             let used = match &mut self.state {
                 State::Off => return,
                 State::Head(buffer) => {
+                    // Most heads arrive whole in one read: they are parsed where they lie, and only a
+                    // head split across reads is copied.
                     let before = buffer.len();
-                    buffer.extend_from_slice(input);
-                    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                    let mut request = httparse::Request::new(&mut headers);
-                    match request.parse(buffer) {
-                        Ok(httparse::Status::Complete(head_len)) => {
-                            let Some((framing, ambiguous)) = framing_of(&request) else {
-                                self.state = State::Off;
-                                return;
-                            };
+                    let parsed = if before == 0 {
+                        parse_head(input)
+                    } else {
+                        buffer.extend_from_slice(input);
+                        parse_head(buffer)
+                    };
+                    match parsed {
+                        Head::Complete {
+                            len,
+                            framing,
+                            ambiguous,
+                        } => {
                             self.verdicts.push(ambiguous);
                             self.state = match framing {
                                 Framing::Sized(0) => State::Head(Vec::new()),
                                 Framing::Sized(len) => State::Body(len),
                                 Framing::Chunked => State::ChunkSize(Vec::new()),
                             };
-                            head_len - before
+                            len - before
                         }
-                        Ok(httparse::Status::Partial) if buffer.len() <= MAX_HEAD => input.len(),
-                        _ => {
+                        Head::Partial => {
+                            if before == 0 {
+                                buffer.extend_from_slice(input);
+                            }
+                            if buffer.len() > MAX_HEAD {
+                                self.state = State::Off;
+                                return;
+                            }
+                            input.len()
+                        }
+                        Head::Unfollowable => {
                             self.state = State::Off;
                             return;
                         }

@@ -211,11 +211,14 @@ impl Verifier {
         }
     }
 
-    /// The query string the app should see: a query token is a credential and is removed.
-    pub fn forwarded_query<'q>(&self, query: Option<&'q str>) -> Option<Cow<'q, str>> {
+    /// The query the app should see when it differs from the request's: a query token is a
+    /// credential and is removed. `None`: forward the query unchanged.
+    pub fn rewritten_query(&self, query: Option<&str>) -> Option<Option<String>> {
         match self {
-            Verifier::Signature(_) => query.map(Cow::Borrowed),
-            Verifier::Token(v) => v.strip(query),
+            Verifier::Token(v) if matches!(v.source(), TokenSource::Query(_)) => {
+                Some(v.strip(query).map(Cow::into_owned))
+            }
+            Verifier::Signature(_) | Verifier::Token(_) => None,
         }
     }
 }
