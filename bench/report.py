@@ -45,7 +45,8 @@ for size, label in SIZES:
                   median(size, "hookguard", "p99_ms") <= median(size, "nginx", "p99_ms"),
                   median(size, "hookguard", "p99_ms"), median(size, "nginx", "p99_ms")))
 
-cpu = [f"| {label} | {median(size, 'hookguard', 'cpu_us_per_req'):.1f} |" for size, label in SIZES]
+cpu = [f"| {label} | {median(size, 'hookguard', 'cpu_us_per_req'):.1f} | {median(size, 'nginx', 'cpu_us_per_req'):.1f} | "
+       f"{median(size, 'njs', 'cpu_us_per_req'):.1f} |" for size, label in SIZES]
 mark = lambda ok: "met" if ok else "**not met**"
 goal_lines = []
 for label, beats_nginx, r_nginx, beats_njs, r_njs, want, p99_ok, p99_hg, p99_nginx in goals:
@@ -55,7 +56,8 @@ for label, beats_nginx, r_nginx, beats_njs, r_njs, want, p99_ok, p99_hg, p99_ngi
 print("\n".join(table))
 print()
 print(f"hookguard RSS: idle {int(idle_rss) / 1024:.1f} MiB, after load {int(load_rss) / 1024:.1f} MiB, peak {int(peak_rss) / 1024:.1f} MiB")
-print("hookguard CPU per request (µs): " + ", ".join(f"{label} {median(size, 'hookguard', 'cpu_us_per_req'):.1f}" for size, label in SIZES))
+for setup in ("hookguard", "nginx", "njs"):
+    print(f"{setup} CPU per request (µs): " + ", ".join(f"{label} {median(size, setup, 'cpu_us_per_req'):.1f}" for size, label in SIZES))
 
 # The chart: req/s against body size, log scale, one line per setup.
 W, H, L, R, T, B = 640, 400, 70, 170, 30, 50
@@ -112,11 +114,16 @@ Goals (issue 6): hookguard at or above nginx `proxy_pass`, at least 1.5× nginx+
 hookguard's memory: idle RSS {int(idle_rss) / 1024:.1f} MiB; after the load {int(load_rss) / 1024:.1f} MiB; peak
 {int(peak_rss) / 1024:.1f} MiB.
 
-hookguard's CPU per request (user + system, from /proc):
+CPU per request (user + system, from /proc; nginx counts its master and workers):
 
-| body | µs per request |
-|---|---:|
+| body | hookguard µs | nginx proxy_pass µs | nginx + njs µs |
+|---|---:|---:|---:|
 {chr(10).join(cpu)}
 """
+analysis = "bench/analysis.md"
+try:
+    md += "\n" + open(analysis).read()
+except FileNotFoundError:
+    pass
 open(out_md, "w").write(md)
 print(f"wrote {out_md} and {chart}")

@@ -108,13 +108,18 @@ echo "verifiers answer 200 to a good signature and 401 to a bad one"
 
 rss_kib() { awk "/^$2:/ {print \$2}" "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# nginx's master and workers together, to put its CPU per request beside hookguard's.
+nginx_ticks() { local total=0 pid; for pid in $(pgrep -f "nginx.*$DIR/nginx.conf|nginx: worker"); do total=$((total + $(cpu_ticks "$pid" 2>/dev/null || echo 0))); done; echo $total; }
 IDLE_RSS=$(rss_kib $HG_PID VmRSS)
 
 RESULTS=$DIR/results.tsv
 echo -e "size\tsetup\tround\trps\tp50_ms\tp99_ms\terrors\tcpu_us_per_req" > "$RESULTS"
 run_case() {
   local size=$1 setup=$2 port=$3 round=$4 out rps p50 p99 errors before after requests cpu
-  [ "$setup" = hookguard ] && before=$(cpu_ticks $HG_PID)
+  case $setup in
+    hookguard) before=$(cpu_ticks $HG_PID) ;;
+    nginx|njs) before=$(nginx_ticks) ;;
+  esac
   out=$(BODY_FILE="$DIR/body-$size" SIGNATURE="$(cat "$DIR/sig-$size")" \
     wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_CASE}s" --latency -s bench/post.lua "http://127.0.0.1:$port$PATH_")
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
@@ -125,8 +130,12 @@ run_case() {
   errors=$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")
   errors=${errors:-0}
   cpu=-
-  if [ "$setup" = hookguard ]; then
-    after=$(cpu_ticks $HG_PID)
+  case $setup in
+    hookguard) after=$(cpu_ticks $HG_PID) ;;
+    nginx|njs) after=$(nginx_ticks) ;;
+    *) after= ;;
+  esac
+  if [ -n "$after" ]; then
     # Clock ticks are 1/100 s: CPU microseconds per request.
     cpu=$(awk -v t=$((after - before)) -v n="$requests" 'BEGIN {printf "%.1f", t * 10000 / n}')
   fi

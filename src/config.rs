@@ -88,6 +88,10 @@ struct RawTls {
 #[serde(deny_unknown_fields)]
 struct RawLimits {
     max_body: Option<RawSize>,
+    body_timeout: Option<String>,
+    upstream_timeout: Option<String>,
+    max_connections: Option<usize>,
+    h2_max_concurrent_streams: Option<u32>,
 }
 
 /// A size as a bare byte count or a string with a binary suffix (`512KiB`, `1MiB`).
@@ -240,6 +244,29 @@ impl Route {
     }
 }
 
+/// Bounds on what one client or one slow app can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The whole body must be in within this, or 408.
+    pub body_timeout: Duration,
+    /// The app must answer (its response head) within this, or 504.
+    pub upstream_timeout: Duration,
+    /// Connections served at once; beyond it new ones wait in the kernel's accept queue.
+    pub max_connections: usize,
+    pub h2_max_concurrent_streams: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_timeout: Duration::from_secs(10),
+            upstream_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            h2_max_concurrent_streams: 100,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -255,6 +282,7 @@ pub struct Config {
     /// For https upstreams: the webpki roots plus `upstream_ca`.
     pub upstream_tls: Arc<rustls::ClientConfig>,
     pub max_body: u64,
+    pub limits: Limits,
     pub routes: Vec<Route>,
     /// Things that are allowed but unwise, such as literal secrets; `check` and `run` print them.
     pub warnings: Vec<String>,
@@ -346,6 +374,49 @@ impl Config {
         let upstream_tls = crate::tls::client_config(raw.upstream_ca.as_deref())
             .map_err(|m| invalid(top, "upstream_ca", m))?;
         watched_files.extend(raw.upstream_ca);
+        let defaults = Limits::default();
+        let duration = |key: &str, text: Option<&String>, default: Duration| match text {
+            None => Ok(default),
+            Some(text) => match humantime::parse_duration(text) {
+                Ok(value) if !value.is_zero() => Ok(value),
+                Ok(_) => Err(invalid(top, key, "must be longer than zero")),
+                Err(e) => Err(invalid(
+                    top,
+                    key,
+                    format!("{text:?} is not a duration such as 10s ({e})"),
+                )),
+            },
+        };
+        let limits = Limits {
+            body_timeout: duration(
+                "limits.body_timeout",
+                raw.limits.body_timeout.as_ref(),
+                defaults.body_timeout,
+            )?,
+            upstream_timeout: duration(
+                "limits.upstream_timeout",
+                raw.limits.upstream_timeout.as_ref(),
+                defaults.upstream_timeout,
+            )?,
+            max_connections: match raw.limits.max_connections {
+                Some(0) => {
+                    return Err(invalid(top, "limits.max_connections", "must be at least 1"))
+                }
+                Some(n) => n,
+                None => defaults.max_connections,
+            },
+            h2_max_concurrent_streams: match raw.limits.h2_max_concurrent_streams {
+                Some(0) => {
+                    return Err(invalid(
+                        top,
+                        "limits.h2_max_concurrent_streams",
+                        "must be at least 1",
+                    ))
+                }
+                Some(n) => n,
+                None => defaults.h2_max_concurrent_streams,
+            },
+        };
         let max_body = match raw.limits.max_body {
             Some(size) => parse_size(&size).map_err(|m| invalid(top, "limits.max_body", m))?,
             None => DEFAULT_MAX_BODY,
@@ -401,6 +472,7 @@ impl Config {
             tls,
             upstream_tls,
             max_body,
+            limits,
             routes,
             warnings,
             watched_files,
@@ -1076,6 +1148,9 @@ routes:
             (format!("tls: {{cert: /nonexistent/cert.pem, key: /nonexistent/key.pem}}\n{MINIMAL}"), &["tls", "/nonexistent/cert.pem"]),
             (format!("upstream_ca: /nonexistent/ca.pem\n{MINIMAL}"), &["upstream_ca", "/nonexistent/ca.pem"]),
             (format!("{MINIMAL}limits: {{header_timeout: 5s}}\n"), &["header_timeout"]),
+            (format!("{MINIMAL}limits: {{body_timeout: 0s}}\n"), &["limits.body_timeout", "zero"]),
+            (format!("{MINIMAL}limits: {{upstream_timeout: later}}\n"), &["limits.upstream_timeout", "duration"]),
+            (format!("{MINIMAL}limits: {{max_connections: 0}}\n"), &["limits.max_connections"]),
             (MINIMAL.replace("upstream: http://127.0.0.1:3000\n", ""), &["upstream", "required"]),
             (MINIMAL.replace("path: /webhooks/drivewidget", "path: /a/../b"), &["path", "canonical"]),
             (format!("{MINIMAL}    methods: [post]\n"), &["methods", "upper-case"]),

@@ -37,6 +37,11 @@ pub const SHADOW_HEADER: &str = "x-hookguard-shadow";
 /// Every header whose name starts with this (in either `-` or `_` spelling) is hookguard's alone.
 const RESERVED_PREFIX: &str = "x-hookguard-";
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
 /// Headers that describe the client's hop. They are replaced with what hookguard itself saw.
 const FORWARDING_HEADERS: [&str; 5] = [
     "x-forwarded-for",
@@ -62,8 +67,34 @@ const HOP_BY_HOP: [&str; 7] = [
 pub struct ConnectionInfo {
     pub peer: SocketAddr,
     pub head_verdicts: HeadVerdicts,
-    /// Whether the client spoke TLS to us, for `X-Forwarded-Proto`.
-    pub tls: bool,
+    /// The forwarding headers' values for this peer, made once per connection.
+    pub peer_headers: Arc<PeerHeaders>,
+}
+
+/// What hookguard tells the app about the client hop, computed when the connection is accepted.
+pub struct PeerHeaders {
+    ip: HeaderValue,
+    proto: &'static str,
+    /// `for=<ip>;proto=<proto>`, to which a request's host is appended.
+    forwarded: String,
+}
+
+impl PeerHeaders {
+    pub fn new(peer: SocketAddr, tls: bool) -> Self {
+        let proto = if tls { "https" } else { "http" };
+        let ip = peer.ip();
+        let text = ip.to_string();
+        let node = match ip {
+            IpAddr::V4(_) => text.clone(),
+            IpAddr::V6(_) => format!("\"[{text}]\""),
+        };
+        PeerHeaders {
+            ip: HeaderValue::from_str(&text)
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+            proto,
+            forwarded: format!("for={node};proto={proto}"),
+        }
+    }
 }
 
 type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -226,7 +257,7 @@ impl Proxy {
         // A clone of the URI shares its bytes; the path is read from it for the log line.
         let uri = request.uri().clone();
         let (route, handled) = self.process(&live, request, conn).await;
-        let latency_ms = format!("{:.3}", started.elapsed().as_secs_f64() * 1000.0);
+        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let response = match handled.result {
             Ok(response) => response,
             Err(refusal) => refusal.into_response().map(Either::Left),
@@ -263,7 +294,7 @@ impl Proxy {
             reason = %handled.reason.unwrap_or("-"),
             delivery = ?delivery.as_deref().unwrap_or("-"),
             status,
-            latency_ms = %latency_ms,
+            latency_us,
             "request"
         );
         response
@@ -325,7 +356,7 @@ impl Proxy {
                 return Handled::refused(Refusal::InvalidSignature(why));
             }
         }
-        let body = match read_bounded(body, route.max_body).await {
+        let body = match read_bounded(body, route.max_body, live.config.limits.body_timeout).await {
             Ok(body) => body,
             Err(refusal) => return Handled::refused(refusal),
         };
@@ -406,7 +437,7 @@ impl Proxy {
         if let Err(refusal) = refuse_declared_oversize(&parts.headers, max_body) {
             return Handled::refused(refusal);
         }
-        let body = match read_bounded(body, max_body).await {
+        let body = match read_bounded(body, max_body, live.config.limits.body_timeout).await {
             Ok(body) => body,
             Err(refusal) => return Handled::refused(refusal),
         };
@@ -434,21 +465,28 @@ impl Proxy {
         request: Request<Full<Bytes>>,
     ) -> Result<Response<Incoming>, Refusal> {
         let started = Instant::now();
-        let response = live.client.request(request).await;
+        let response = tokio::time::timeout(
+            live.config.limits.upstream_timeout,
+            live.client.request(request),
+        )
+        .await;
         self.metrics
             .upstream_duration
             .get_or_create(&RouteLabels {
                 route: Label::clone(route),
             })
             .observe(started.elapsed().as_secs_f64());
-        let response = response.map_err(|error| {
-            tracing::warn!(error = %error, "upstream request failed");
-            if error.is_connect() {
-                Refusal::UpstreamUnreachable
-            } else {
-                Refusal::UpstreamFailed
-            }
-        })?;
+        // Dropping the timed-out request closes its connection, so the app's late answer is discarded.
+        let response = response
+            .map_err(|_| Refusal::UpstreamTimeout)?
+            .map_err(|error| {
+                tracing::warn!(error = %error, "upstream request failed");
+                if error.is_connect() {
+                    Refusal::UpstreamUnreachable
+                } else {
+                    Refusal::UpstreamFailed
+                }
+            })?;
         let (mut parts, body) = response.into_parts();
         remove_hop_by_hop(&mut parts.headers);
         Ok(Response::from_parts(parts, body))
@@ -476,13 +514,17 @@ fn refuse_declared_oversize(headers: &HeaderMap, max_body: u64) -> Result<(), Re
     }
 }
 
-/// Reads the whole body, refusing it as soon as it grows past `max_body` (chunked bodies included).
-async fn read_bounded(body: Incoming, max_body: u64) -> Result<Bytes, Refusal> {
+/// Reads the whole body, refusing it as soon as it grows past `max_body` (chunked bodies included)
+/// or when it is not all in within `timeout`, so a slow client cannot hold a request open.
+async fn read_bounded(body: Incoming, max_body: u64, timeout: Duration) -> Result<Bytes, Refusal> {
     let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(Refusal::BodyTooLarge),
-        Err(_) => Err(Refusal::BodyUnreadable),
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(Refusal::BodyTimeout),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(Refusal::BodyTooLarge)
+        }
+        Ok(Err(_)) => Err(Refusal::BodyUnreadable),
     }
 }
 
@@ -517,42 +559,35 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Whether a request header must not reach the app: hop-by-hop, listed in Connection, a forwarding
+/// header hookguard replaces, or hookguard's own namespace, in either `-` or `_` spelling.
+fn is_dropped(name: &HeaderName, listed: &[String]) -> bool {
+    let folded = folded_name(name);
+    HOP_BY_HOP.contains(&folded.as_ref())
+        || FORWARDING_HEADERS.contains(&folded.as_ref())
+        || folded.starts_with(RESERVED_PREFIX)
+        || listed.iter().any(|l| l == name.as_str())
+}
+
 /// Turns the client's headers into the app's, in place: hop-by-hop, framing and spoofable headers go,
-/// hookguard's own forwarding facts and mark come in. Editing in place keeps the request path free
-/// of a second header map.
+/// hookguard's own forwarding facts and mark come in. One pass over the names finds what to drop,
+/// so a typical request costs a few comparisons and no second header map.
 fn rewrite_headers(
     headers: &mut HeaderMap,
     authority: Option<&http::uri::Authority>,
-    peer: SocketAddr,
-    proto: &'static str,
+    peer: &PeerHeaders,
     body_len: usize,
     mark: Mark<'_>,
 ) {
-    for name in connection_listed(headers) {
-        headers.remove(name.as_str());
-    }
-    for name in HOP_BY_HOP.iter().chain(FORWARDING_HEADERS.iter()) {
-        headers.remove(*name);
-    }
+    let listed = connection_listed(headers);
     headers.remove(header::CONTENT_LENGTH);
     headers.remove(header::EXPECT);
-    // Underscore spellings and our reserved prefix need a look at every name; nothing is allocated
-    // unless one is there.
-    let odd: Vec<HeaderName> = headers
+    let dropped: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| {
-            let text = name.as_str();
-            if !text.contains('_') && !text.starts_with(RESERVED_PREFIX) {
-                return false;
-            }
-            let folded = folded_name(name);
-            HOP_BY_HOP.contains(&folded.as_ref())
-                || FORWARDING_HEADERS.contains(&folded.as_ref())
-                || folded.starts_with(RESERVED_PREFIX)
-        })
+        .filter(|name| is_dropped(name, &listed))
         .cloned()
         .collect();
-    for name in odd {
+    for name in dropped {
         headers.remove(&name);
     }
     // HTTP/2 carries the host as :authority; an HTTP/1.1 app needs it as Host.
@@ -561,28 +596,22 @@ fn rewrite_headers(
             headers.insert(header::HOST, value);
         }
     }
-    let ip = peer.ip();
-    let ip_text = ip.to_string();
-    if let Ok(value) = HeaderValue::from_str(&ip_text) {
-        headers.insert("x-forwarded-for", value.clone());
-        headers.insert("x-real-ip", value);
-    }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
-    let node = match ip {
-        IpAddr::V4(_) => ip_text,
-        IpAddr::V6(_) => format!("\"[{ip_text}]\""),
-    };
-    let mut forwarded = format!("for={node};proto={proto}");
-    if let Some(host) = headers.get(header::HOST).cloned() {
-        if let Ok(text) = host.to_str() {
-            forwarded.push_str(";host=\"");
-            forwarded.push_str(text);
-            forwarded.push('"');
+    headers.insert(X_FORWARDED_FOR, peer.ip.clone());
+    headers.insert(X_REAL_IP, peer.ip.clone());
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(peer.proto));
+    let forwarded = match headers.get(header::HOST).cloned() {
+        Some(host) => {
+            let value = match host.to_str() {
+                Ok(text) => HeaderValue::from_str(&format!("{};host=\"{text}\"", peer.forwarded)),
+                Err(_) => HeaderValue::from_str(&peer.forwarded),
+            };
+            headers.insert(X_FORWARDED_HOST, host);
+            value
         }
-        headers.insert("x-forwarded-host", host);
-    }
-    if let Ok(value) = HeaderValue::from_str(&forwarded) {
-        headers.insert("forwarded", value);
+        None => HeaderValue::from_str(&peer.forwarded),
+    };
+    if let Ok(value) = forwarded {
+        headers.insert(header::FORWARDED, value);
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
     let (name, value) = match mark {
@@ -628,12 +657,10 @@ fn upstream_request(
     uri.authority = Some(upstream.authority.clone());
     uri.path_and_query = Some(path_and_query);
     let uri = Uri::from_parts(uri).map_err(|_| unbuildable())?;
-    let proto = if conn.tls { "https" } else { "http" };
     rewrite_headers(
         &mut parts.headers,
         parts.uri.authority(),
-        conn.peer,
-        proto,
+        &conn.peer_headers,
         body.len(),
         mark,
     );
@@ -681,8 +708,7 @@ mod tests {
         rewrite_headers(
             &mut out,
             None,
-            peer(),
-            "http",
+            &PeerHeaders::new(peer(), false),
             12,
             Mark::Verified("drivewidget"),
         );
@@ -723,7 +749,13 @@ mod tests {
         let authority: http::uri::Authority = "hooks.example.com:8443".parse().expect("authority");
         let v6: SocketAddr = "[2001:db8::1]:80".parse().expect("addr");
         let mut out = HeaderMap::new();
-        rewrite_headers(&mut out, Some(&authority), v6, "https", 0, Mark::Unverified);
+        rewrite_headers(
+            &mut out,
+            Some(&authority),
+            &PeerHeaders::new(v6, true),
+            0,
+            Mark::Unverified,
+        );
         assert_eq!(out["host"], "hooks.example.com:8443");
         assert_eq!(
             out["forwarded"],

@@ -19,9 +19,13 @@ pub enum Refusal {
     },
     BodyTooLarge,
     BodyUnreadable,
+    /// The body did not arrive within `limits.body_timeout`.
+    BodyTimeout,
     InvalidSignature(Rejection),
     UpstreamUnreachable,
     UpstreamFailed,
+    /// The app did not answer within `limits.upstream_timeout`.
+    UpstreamTimeout,
 }
 
 impl Refusal {
@@ -34,8 +38,10 @@ impl Refusal {
             Refusal::NoRoute => StatusCode::NOT_FOUND,
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Refusal::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => StatusCode::BAD_GATEWAY,
+            Refusal::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -48,9 +54,11 @@ impl Refusal {
             Refusal::MethodNotAllowed { .. } => "method_not_allowed",
             Refusal::BodyTooLarge => "body_too_large",
             Refusal::BodyUnreadable => "body_unreadable",
+            Refusal::BodyTimeout => "body_timeout",
             Refusal::InvalidSignature(why) => why.as_str(),
             Refusal::UpstreamUnreachable => "upstream_unreachable",
             Refusal::UpstreamFailed => "upstream_failed",
+            Refusal::UpstreamTimeout => "upstream_timeout",
         }
     }
 
@@ -64,8 +72,10 @@ impl Refusal {
             Refusal::MethodNotAllowed { .. } => "method not allowed",
             Refusal::BodyTooLarge => "body too large",
             Refusal::BodyUnreadable => "unreadable body",
+            Refusal::BodyTimeout => "request body timeout",
             Refusal::InvalidSignature(_) => "invalid signature",
             Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => "bad gateway",
+            Refusal::UpstreamTimeout => "gateway timeout",
         }
     }
 

@@ -12,7 +12,7 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
-use crate::proxy::{ConnectionInfo, Proxy};
+use crate::proxy::{ConnectionInfo, PeerHeaders, Proxy};
 use crate::smuggling::SniffedIo;
 
 /// A TLS handshake that has not finished by then is dropped, so idle sockets cannot pile up.
@@ -23,10 +23,25 @@ type Builder = Arc<auto::Builder<TokioExecutor>>;
 /// Serves `listener` until `shutdown` resolves, then drains connections for the config's
 /// `shutdown_grace` and returns.
 pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
-    let builder: Builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    let limits = proxy.live().config.limits;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .max_concurrent_streams(limits.h2_max_concurrent_streams);
+    let builder: Builder = Arc::new(builder);
+    // Past the limit the loop stops accepting, so new connections wait in the kernel's queue while
+    // the ones already served keep going.
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -47,13 +62,13 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         let proxy = Arc::clone(&proxy);
         // The TLS config is read per connection, so renewed certificates apply without a restart.
         match proxy.live().config.tls.clone() {
-            None => serve(builder, watcher, proxy, stream, peer, false),
+            None => serve(builder, watcher, proxy, stream, peer, false, slot),
             Some(tls) => {
                 tokio::spawn(async move {
                     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                     {
-                        Ok(Ok(stream)) => serve(builder, watcher, proxy, stream, peer, true),
+                        Ok(Ok(stream)) => serve(builder, watcher, proxy, stream, peer, true, slot),
                         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
@@ -82,14 +97,16 @@ fn serve<I>(
     io: I,
     peer: std::net::SocketAddr,
     tls: bool,
+    slot: tokio::sync::OwnedSemaphorePermit,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (io, head_verdicts) = SniffedIo::new(io);
+    let peer_headers = Arc::new(PeerHeaders::new(peer, tls));
     let conn_info = ConnectionInfo {
         peer,
         head_verdicts,
-        tls,
+        peer_headers,
     };
     let service = service_fn(move |request| {
         let proxy = Arc::clone(&proxy);
@@ -101,5 +118,6 @@ fn serve<I>(
         if let Err(error) = watcher.watch(connection.into_owned()).await {
             tracing::debug!(%peer, error = %error, "connection ended with an error");
         }
+        drop(slot);
     });
 }

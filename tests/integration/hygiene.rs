@@ -199,7 +199,7 @@ async fn logs_name_outcomes_but_never_secrets_signatures_tokens_or_bodies() {
     }
     assert_eq!(request_lines.len(), 4, "one line per request: {logs}");
     for line in request_lines {
-        for field in ["route=", "outcome=", "status=", "latency_ms="] {
+        for field in ["route=", "outcome=", "status=", "latency_us="] {
             assert!(line.contains(field), "{field} missing from {line}");
         }
     }

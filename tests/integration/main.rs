@@ -4,6 +4,7 @@ mod answers;
 mod cli;
 mod deploy;
 mod hygiene;
+mod limits;
 mod ops;
 mod presets;
 mod support;
