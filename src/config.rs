@@ -11,6 +11,8 @@ use http::uri::{Authority, Scheme as UriScheme};
 use http::{HeaderName, Method, Uri};
 use serde::Deserialize;
 
+use crate::clientip::Cidr;
+use crate::ratelimit::RateLimiter;
 use crate::routing::PathPattern;
 use crate::verify::handshake::Handshake;
 use crate::verify::presets::{self, Spec};
@@ -65,6 +67,8 @@ struct RawConfig {
     tls: Option<RawTls>,
     upstream_ca: Option<PathBuf>,
     #[serde(default)]
+    trusted_proxies: Vec<String>,
+    #[serde(default)]
     limits: RawLimits,
     routes: Vec<RawRoute>,
 }
@@ -118,6 +122,15 @@ struct RawRoute {
     events: Option<Vec<String>>,
     enforce: Option<bool>,
     public_url: Option<String>,
+    allow_ips: Option<Vec<String>>,
+    rate_limit: Option<RawRateLimit>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    per_second: f64,
+    burst: Option<u32>,
 }
 
 /// Exactly one scheme key; a struct rather than an enum so the YAML reads `verify: {hmac: ...}`.
@@ -234,6 +247,9 @@ pub struct Route {
     pub delivery_id_field: Option<Field>,
     pub handshake: Handshake,
     pub public_url: Option<String>,
+    /// Only these client addresses may use the route; `None`: anyone.
+    pub allow_ips: Option<Vec<Cidr>>,
+    pub rate_limit: Option<RateLimiter>,
 }
 
 impl Route {
@@ -277,6 +293,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// Peers whose X-Forwarded-For is believed when finding the client address.
+    pub trusted_proxies: Vec<Cidr>,
     /// The listener's TLS; `None`: plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// For https upstreams: the webpki roots plus `upstream_ca`.
@@ -361,6 +379,12 @@ impl Config {
                 format!("{log_level:?} is not one of trace, debug, info, warn, error, off"),
             ));
         }
+        let trusted_proxies = raw
+            .trusted_proxies
+            .iter()
+            .map(|text| Cidr::parse(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| invalid(top, "trusted_proxies", m))?;
         let mut watched_files = Vec::new();
         let tls = match raw.tls {
             None => None,
@@ -465,6 +489,7 @@ impl Config {
             listen,
             upstream,
             admin,
+            trusted_proxies,
             unmatched: raw.unmatched,
             shutdown_grace,
             log_format: raw.log.format,
@@ -696,7 +721,44 @@ fn build_route(
         Some(size) => parse_size(&size).map_err(|m| invalid(&place, "max_body", m))?,
         None => default_max_body,
     };
+    let allow_ips = match raw.allow_ips {
+        None => None,
+        Some(list) if list.is_empty() => {
+            return Err(invalid(
+                &place,
+                "allow_ips",
+                "an empty list would refuse everyone; leave the key out to allow all",
+            ))
+        }
+        Some(list) => Some(
+            list.iter()
+                .map(|text| Cidr::parse(text))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| invalid(&place, "allow_ips", m))?,
+        ),
+    };
+    let rate_limit = match raw.rate_limit {
+        None => None,
+        Some(limit) => {
+            if !(limit.per_second.is_finite() && limit.per_second > 0.0) {
+                return Err(invalid(
+                    &place,
+                    "rate_limit.per_second",
+                    "must be a number above zero",
+                ));
+            }
+            let burst = limit
+                .burst
+                .unwrap_or_else(|| limit.per_second.ceil().max(1.0) as u32);
+            if burst == 0 {
+                return Err(invalid(&place, "rate_limit.burst", "must be at least 1"));
+            }
+            Some(RateLimiter::new(limit.per_second, burst))
+        }
+    };
     Ok(Route {
+        allow_ips,
+        rate_limit,
         label: Arc::new(name.clone()),
         name,
         pattern,
@@ -1151,6 +1213,10 @@ routes:
             (format!("{MINIMAL}limits: {{body_timeout: 0s}}\n"), &["limits.body_timeout", "zero"]),
             (format!("{MINIMAL}limits: {{upstream_timeout: later}}\n"), &["limits.upstream_timeout", "duration"]),
             (format!("{MINIMAL}limits: {{max_connections: 0}}\n"), &["limits.max_connections"]),
+            (format!("{MINIMAL}    allow_ips: [192.0.2.1/24]\n"), &["allow_ips", "192.0.2.0/24"]),
+            (format!("{MINIMAL}    allow_ips: []\n"), &["allow_ips", "empty"]),
+            (format!("{MINIMAL}    rate_limit: {{per_second: 0}}\n"), &["rate_limit.per_second"]),
+            (format!("trusted_proxies: [nope]\n{MINIMAL}"), &["trusted_proxies", "nope"]),
             (MINIMAL.replace("upstream: http://127.0.0.1:3000\n", ""), &["upstream", "required"]),
             (MINIMAL.replace("path: /webhooks/drivewidget", "path: /a/../b"), &["path", "canonical"]),
             (format!("{MINIMAL}    methods: [post]\n"), &["methods", "upper-case"]),

@@ -6,6 +6,8 @@
 //! # Layout
 //! - [`config`]: YAML -> validated [`config::Config`], with every doubt refused at load time.
 //! - [`routing`]: path canonicalisation and longest-match route lookup.
+//! - [`clientip`]: CIDR ranges and the client address behind trusted proxies.
+//! - [`ratelimit`]: per-client token buckets.
 //! - [`verify`]: pure signature verification: schemes, presets and prepared keys. No I/O.
 //! - [`proxy`]: the per-request pipeline and the header rules for what reaches the app.
 //! - [`response`]: every refusal and its status, in one exhaustive match.
@@ -20,10 +22,12 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod clientip;
 pub mod config;
 pub mod logbuffer;
 pub mod metrics;
 pub mod proxy;
+pub mod ratelimit;
 pub mod reload;
 pub mod response;
 pub mod routing;

@@ -20,6 +20,7 @@ use hyper_util::rt::TokioExecutor;
 use arc_swap::ArcSwap;
 use hyper_rustls::HttpsConnector;
 
+use crate::clientip;
 use crate::config::{Config, Route, Unmatched, Upstream};
 use crate::metrics::{FailureLabels, Label, Metrics, RequestLabels, RouteLabels};
 use crate::response::Refusal;
@@ -337,6 +338,18 @@ impl Proxy {
                 .unwrap_or_else(|_| HeaderValue::from_static(""));
             return Handled::refused(Refusal::MethodNotAllowed { allow });
         }
+        let trusted = &live.config.trusted_proxies;
+        let client = clientip::client_ip(conn.peer.ip(), &parts.headers, trusted);
+        if let Some(allowed) = &route.allow_ips {
+            if !clientip::any_contains(allowed, client) {
+                return Handled::refused(Refusal::AddressNotAllowed);
+            }
+        }
+        if let Some(limiter) = &route.rate_limit {
+            if let Err(retry_after) = limiter.check(client, Instant::now()) {
+                return Handled::refused(Refusal::RateLimited { retry_after });
+            }
+        }
         if let Err(refusal) = refuse_declared_oversize(&parts.headers, route.max_body) {
             return Handled::refused(refusal);
         }
@@ -380,10 +393,11 @@ impl Proxy {
         if !route.enforce {
             let reason = verdict.err().map(|why| why.as_str());
             let mark = Mark::Shadow(reason.unwrap_or("ok"));
-            let result = match upstream_request(parts, body, &route.upstream, query, conn, mark) {
-                Ok(request) => self.send(live, &route.label, request).await,
-                Err(refusal) => Err(refusal),
-            };
+            let result =
+                match upstream_request(parts, body, &route.upstream, query, conn, trusted, mark) {
+                    Ok(request) => self.send(live, &route.label, request).await,
+                    Err(refusal) => Err(refusal),
+                };
             let mut handled = Handled::relayed(result, "shadow").with_delivery(delivery);
             handled.verification_failed = reason.is_some();
             handled.reason = handled.reason.or(reason);
@@ -417,6 +431,7 @@ impl Proxy {
             &route.upstream,
             query,
             conn,
+            trusted,
             Mark::Verified(&route.name),
         ) {
             Ok(request) => self.send(live, &route.label, request).await,
@@ -447,6 +462,7 @@ impl Proxy {
             &live.config.upstream,
             None,
             conn,
+            &live.config.trusted_proxies,
             Mark::Unverified,
         ) {
             Ok(request) => {
@@ -559,6 +575,25 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// What a trusted proxy already said about the hop before it.
+struct TrustedChain {
+    client: IpAddr,
+    forwarded_for: String,
+    forwarded: String,
+    proto: Option<HeaderValue>,
+    host: Option<HeaderValue>,
+}
+
+/// Every value of a header, in order, as one comma-separated list.
+fn joined(headers: &HeaderMap, name: &HeaderName) -> String {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    values.join(", ")
+}
+
 /// Whether a request header must not reach the app: hop-by-hop, listed in Connection, a forwarding
 /// header hookguard replaces, or hookguard's own namespace, in either `-` or `_` spelling.
 fn is_dropped(name: &HeaderName, listed: &[String]) -> bool {
@@ -576,9 +611,19 @@ fn rewrite_headers(
     headers: &mut HeaderMap,
     authority: Option<&http::uri::Authority>,
     peer: &PeerHeaders,
+    behind: Option<IpAddr>,
     body_len: usize,
     mark: Mark<'_>,
 ) {
+    // From a trusted proxy the forwarding chain so far is kept and extended; from anyone else it is
+    // replaced, since a client can write anything there.
+    let chain = behind.map(|client| TrustedChain {
+        client,
+        forwarded_for: joined(headers, &X_FORWARDED_FOR),
+        forwarded: joined(headers, &header::FORWARDED),
+        proto: headers.get(&X_FORWARDED_PROTO).cloned(),
+        host: headers.get(&X_FORWARDED_HOST).cloned(),
+    });
     let listed = connection_listed(headers);
     headers.remove(header::CONTENT_LENGTH);
     headers.remove(header::EXPECT);
@@ -596,21 +641,50 @@ fn rewrite_headers(
             headers.insert(header::HOST, value);
         }
     }
-    headers.insert(X_FORWARDED_FOR, peer.ip.clone());
-    headers.insert(X_REAL_IP, peer.ip.clone());
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(peer.proto));
-    let forwarded = match headers.get(header::HOST).cloned() {
-        Some(host) => {
-            let value = match host.to_str() {
-                Ok(text) => HeaderValue::from_str(&format!("{};host=\"{text}\"", peer.forwarded)),
-                Err(_) => HeaderValue::from_str(&peer.forwarded),
-            };
-            headers.insert(X_FORWARDED_HOST, host);
-            value
+    let host = headers.get(header::HOST).cloned();
+    let mut ours = peer.forwarded.clone();
+    if let Some(text) = host.as_ref().and_then(|h| h.to_str().ok()) {
+        ours.push_str(";host=\"");
+        ours.push_str(text);
+        ours.push('"');
+    }
+    let peer_text = peer.ip.to_str().unwrap_or("unknown");
+    let extend = |earlier: &str, last: &str| {
+        if earlier.is_empty() {
+            last.to_string()
+        } else {
+            format!("{earlier}, {last}")
         }
-        None => HeaderValue::from_str(&peer.forwarded),
     };
-    if let Ok(value) = forwarded {
+    let (forwarded_for, real_ip, proto, forwarded_host, forwarded) = match chain {
+        None => (
+            Some(peer.ip.clone()),
+            Some(peer.ip.clone()),
+            HeaderValue::from_static(peer.proto),
+            host,
+            HeaderValue::from_str(&ours).ok(),
+        ),
+        Some(chain) => (
+            HeaderValue::from_str(&extend(&chain.forwarded_for, peer_text)).ok(),
+            HeaderValue::from_str(&chain.client.to_string()).ok(),
+            chain
+                .proto
+                .unwrap_or_else(|| HeaderValue::from_static(peer.proto)),
+            chain.host.or(host),
+            HeaderValue::from_str(&extend(&chain.forwarded, &ours)).ok(),
+        ),
+    };
+    if let Some(value) = forwarded_for {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+    if let Some(value) = real_ip {
+        headers.insert(X_REAL_IP, value);
+    }
+    headers.insert(X_FORWARDED_PROTO, proto);
+    if let Some(value) = forwarded_host {
+        headers.insert(X_FORWARDED_HOST, value);
+    }
+    if let Some(value) = forwarded {
         headers.insert(header::FORWARDED, value);
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
@@ -632,6 +706,7 @@ fn upstream_request(
     upstream: &Upstream,
     rewritten_query: Option<Option<String>>,
     conn: &ConnectionInfo,
+    trusted: &[clientip::Cidr],
     mark: Mark<'_>,
 ) -> Result<Request<Full<Bytes>>, Refusal> {
     // The path passed the canonical check and a rewritten query is a subset of the request's own,
@@ -657,10 +732,13 @@ fn upstream_request(
     uri.authority = Some(upstream.authority.clone());
     uri.path_and_query = Some(path_and_query);
     let uri = Uri::from_parts(uri).map_err(|_| unbuildable())?;
+    let behind = clientip::any_contains(trusted, conn.peer.ip())
+        .then(|| clientip::client_ip(conn.peer.ip(), &parts.headers, trusted));
     rewrite_headers(
         &mut parts.headers,
         parts.uri.authority(),
         &conn.peer_headers,
+        behind,
         body.len(),
         mark,
     );
@@ -709,6 +787,7 @@ mod tests {
             &mut out,
             None,
             &PeerHeaders::new(peer(), false),
+            None,
             12,
             Mark::Verified("drivewidget"),
         );
@@ -753,6 +832,7 @@ mod tests {
             &mut out,
             Some(&authority),
             &PeerHeaders::new(v6, true),
+            None,
             0,
             Mark::Unverified,
         );

@@ -1,7 +1,7 @@
 //! Every answer hookguard gives itself: the refusal, its status, its log reason and its small JSON body.
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
@@ -16,6 +16,12 @@ pub enum Refusal {
     NoRoute,
     MethodNotAllowed {
         allow: HeaderValue,
+    },
+    /// The client address is not in the route's `allow_ips`.
+    AddressNotAllowed,
+    /// Over the route's `rate_limit`; a token is there again after `retry_after` seconds.
+    RateLimited {
+        retry_after: u64,
     },
     BodyTooLarge,
     BodyUnreadable,
@@ -37,6 +43,8 @@ impl Refusal {
             }
             Refusal::NoRoute => StatusCode::NOT_FOUND,
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Refusal::AddressNotAllowed => StatusCode::FORBIDDEN,
+            Refusal::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Refusal::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Refusal::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
@@ -52,6 +60,8 @@ impl Refusal {
             Refusal::AmbiguousLength => "content_length_with_transfer_encoding",
             Refusal::NoRoute => "no_route",
             Refusal::MethodNotAllowed { .. } => "method_not_allowed",
+            Refusal::AddressNotAllowed => "address_not_allowed",
+            Refusal::RateLimited { .. } => "rate_limited",
             Refusal::BodyTooLarge => "body_too_large",
             Refusal::BodyUnreadable => "body_unreadable",
             Refusal::BodyTimeout => "body_timeout",
@@ -70,6 +80,8 @@ impl Refusal {
             Refusal::AmbiguousLength => "content-length with transfer-encoding",
             Refusal::NoRoute => "no route",
             Refusal::MethodNotAllowed { .. } => "method not allowed",
+            Refusal::AddressNotAllowed => "forbidden",
+            Refusal::RateLimited { .. } => "too many requests",
             Refusal::BodyTooLarge => "body too large",
             Refusal::BodyUnreadable => "unreadable body",
             Refusal::BodyTimeout => "request body timeout",
@@ -85,8 +97,14 @@ impl Refusal {
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Refusal::MethodNotAllowed { allow } = self {
-            headers.insert(ALLOW, allow);
+        match self {
+            Refusal::MethodNotAllowed { allow } => {
+                headers.insert(ALLOW, allow);
+            }
+            Refusal::RateLimited { retry_after } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            _ => {}
         }
         response
     }

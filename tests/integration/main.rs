@@ -1,5 +1,6 @@
 //! The one integration test binary: every test drives the real `hookguard` binary over real sockets.
 
+mod access;
 mod answers;
 mod cli;
 mod deploy;
