@@ -69,6 +69,8 @@ struct RawConfig {
     #[serde(default)]
     trusted_proxies: Vec<String>,
     #[serde(default)]
+    dedup: RawDedupStore,
+    #[serde(default)]
     limits: RawLimits,
     routes: Vec<RawRoute>,
 }
@@ -79,6 +81,19 @@ struct RawLog {
     #[serde(default)]
     format: LogFormat,
     level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDedupStore {
+    store: Option<String>,
+    max_entries: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRouteDedup {
+    ttl: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +139,7 @@ struct RawRoute {
     public_url: Option<String>,
     allow_ips: Option<Vec<String>>,
     rate_limit: Option<RawRateLimit>,
+    dedup: Option<RawRouteDedup>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -250,6 +266,15 @@ pub struct Route {
     /// Only these client addresses may use the route; `None`: anyone.
     pub allow_ips: Option<Vec<Cidr>>,
     pub rate_limit: Option<RateLimiter>,
+    /// Remember deliveries the app took for this long; `None`: no replay protection on this route.
+    pub dedup_ttl: Option<Duration>,
+}
+
+/// Where deliveries are remembered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DedupStore {
+    Memory { max_entries: usize },
+    Redis { url: String },
 }
 
 impl Route {
@@ -295,6 +320,7 @@ pub struct Config {
     pub log_level: String,
     /// Peers whose X-Forwarded-For is believed when finding the client address.
     pub trusted_proxies: Vec<Cidr>,
+    pub dedup_store: DedupStore,
     /// The listener's TLS; `None`: plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// For https upstreams: the webpki roots plus `upstream_ca`.
@@ -385,6 +411,35 @@ impl Config {
             .map(|text| Cidr::parse(text))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|m| invalid(top, "trusted_proxies", m))?;
+        let dedup_store = match raw.dedup.store.as_deref() {
+            None | Some("memory") => {
+                let max_entries = raw.dedup.max_entries.unwrap_or(100_000);
+                if max_entries == 0 {
+                    return Err(invalid(top, "dedup.max_entries", "must be at least 1"));
+                }
+                DedupStore::Memory { max_entries }
+            }
+            Some(url) if url.starts_with("redis://") => {
+                if raw.dedup.max_entries.is_some() {
+                    return Err(invalid(
+                        top,
+                        "dedup.max_entries",
+                        "bounds the memory store; Redis bounds itself",
+                    ));
+                }
+                crate::dedup::RedisStore::new(url).map_err(|m| invalid(top, "dedup.store", m))?;
+                DedupStore::Redis {
+                    url: url.to_string(),
+                }
+            }
+            Some(other) => {
+                return Err(invalid(
+                    top,
+                    "dedup.store",
+                    format!("{other:?} is neither memory nor redis://host:port/db"),
+                ))
+            }
+        };
         let mut watched_files = Vec::new();
         let tls = match raw.tls {
             None => None,
@@ -490,6 +545,7 @@ impl Config {
             upstream,
             admin,
             trusted_proxies,
+            dedup_store,
             unmatched: raw.unmatched,
             shutdown_grace,
             log_format: raw.log.format,
@@ -756,7 +812,24 @@ fn build_route(
             Some(RateLimiter::new(limit.per_second, burst))
         }
     };
+    let dedup_ttl = match raw.dedup {
+        None => None,
+        Some(dedup) => Some(match dedup.ttl.as_deref() {
+            None => Duration::from_secs(24 * 3600),
+            Some(text) => humantime::parse_duration(text)
+                .ok()
+                .filter(|ttl| !ttl.is_zero())
+                .ok_or_else(|| {
+                    invalid(
+                        &place,
+                        "dedup.ttl",
+                        format!("{text:?} is not a duration such as 24h"),
+                    )
+                })?,
+        }),
+    };
     Ok(Route {
+        dedup_ttl,
         allow_ips,
         rate_limit,
         label: Arc::new(name.clone()),
@@ -1217,6 +1290,9 @@ routes:
             (format!("{MINIMAL}    allow_ips: []\n"), &["allow_ips", "empty"]),
             (format!("{MINIMAL}    rate_limit: {{per_second: 0}}\n"), &["rate_limit.per_second"]),
             (format!("trusted_proxies: [nope]\n{MINIMAL}"), &["trusted_proxies", "nope"]),
+            (format!("dedup: {{store: memcached}}\n{MINIMAL}"), &["dedup.store", "memcached"]),
+            (format!("dedup: {{store: 'redis://x', max_entries: 5}}\n{MINIMAL}"), &["dedup.max_entries"]),
+            (format!("{MINIMAL}    dedup: {{ttl: forever}}\n"), &["dedup.ttl"]),
             (MINIMAL.replace("upstream: http://127.0.0.1:3000\n", ""), &["upstream", "required"]),
             (MINIMAL.replace("path: /webhooks/drivewidget", "path: /a/../b"), &["path", "canonical"]),
             (format!("{MINIMAL}    methods: [post]\n"), &["methods", "upper-case"]),

@@ -8,6 +8,7 @@
 //! - [`routing`]: path canonicalisation and longest-match route lookup.
 //! - [`clientip`]: CIDR ranges and the client address behind trusted proxies.
 //! - [`ratelimit`]: per-client token buckets.
+//! - [`dedup`]: replay protection, in memory or in Redis shared by replicas.
 //! - [`verify`]: pure signature verification: schemes, presets and prepared keys. No I/O.
 //! - [`proxy`]: the per-request pipeline and the header rules for what reaches the app.
 //! - [`response`]: every refusal and its status, in one exhaustive match.
@@ -24,6 +25,7 @@
 pub mod admin;
 pub mod clientip;
 pub mod config;
+pub mod dedup;
 pub mod logbuffer;
 pub mod metrics;
 pub mod proxy;

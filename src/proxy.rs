@@ -20,8 +20,12 @@ use hyper_util::rt::TokioExecutor;
 use arc_swap::ArcSwap;
 use hyper_rustls::HttpsConnector;
 
+use sha2::{Digest, Sha256};
+
 use crate::clientip;
+use crate::config::DedupStore;
 use crate::config::{Config, Route, Unmatched, Upstream};
+use crate::dedup::{Claim, MemoryStore, RedisStore, Store};
 use crate::metrics::{FailureLabels, Label, Metrics, RequestLabels, RouteLabels};
 use crate::response::Refusal;
 use crate::routing;
@@ -128,6 +132,8 @@ impl Live {
 pub struct Proxy {
     live: ArcSwap<Live>,
     metrics: Arc<Metrics>,
+    /// Outlives reloads, so a reload never forgets which deliveries the app already took.
+    dedup: Store,
 }
 
 /// Counts a request in flight for exactly as long as its handler lives, even if the client leaves.
@@ -219,9 +225,17 @@ const MAX_LOGGED_DELIVERY_ID: usize = 128;
 
 impl Proxy {
     pub fn new(config: Config, metrics: Arc<Metrics>) -> Self {
+        let dedup = match &config.dedup_store {
+            DedupStore::Memory { max_entries } => Store::Memory(MemoryStore::new(*max_entries)),
+            // The URL was validated with the config; should it still fail, dedup routes fail closed.
+            DedupStore::Redis { url } => {
+                RedisStore::new(url).map_or_else(Store::Unusable, Store::Redis)
+            }
+        };
         Proxy {
             live: ArcSwap::from_pointee(Live::new(config)),
             metrics,
+            dedup,
         }
     }
 
@@ -236,6 +250,9 @@ impl Proxy {
         let current = self.live.load();
         if config.listen != current.config.listen || config.admin != current.config.admin {
             return Err("`listen` and `admin` take effect only on restart".into());
+        }
+        if config.dedup_store != current.config.dedup_store {
+            return Err("`dedup` (the store) takes effect only on restart".into());
         }
         self.live.store(Arc::new(Live::new(config)));
         Ok(())
@@ -425,6 +442,34 @@ impl Proxy {
                 .with_delivery(delivery);
             }
         }
+        let claim = match route.dedup_ttl {
+            None => None,
+            Some(ttl) => {
+                let key = dedup_key(route, &parts, query.as_ref(), &body);
+                // Long enough for the app to answer; short enough that a crashed replica's claim
+                // does not block the sender's retries for long.
+                let in_flight = live.config.limits.upstream_timeout + Duration::from_secs(10);
+                match self.dedup.claim(&key, in_flight).await {
+                    Ok(Claim::Claimed(token)) => Some((key, token, ttl)),
+                    Ok(Claim::Duplicate) => {
+                        return Handled::answered(
+                            "duplicate",
+                            "application/json",
+                            br#"{"duplicate":true}"#.to_vec(),
+                        )
+                        .with_delivery(delivery);
+                    }
+                    Ok(Claim::InFlight) => {
+                        return Handled::refused(Refusal::DuplicateInFlight)
+                            .with_delivery(delivery);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "dedup store unreachable; refusing");
+                        return Handled::refused(Refusal::DedupUnavailable).with_delivery(delivery);
+                    }
+                }
+            }
+        };
         let result = match upstream_request(
             parts,
             body,
@@ -437,6 +482,17 @@ impl Proxy {
             Ok(request) => self.send(live, &route.label, request).await,
             Err(refusal) => Err(refusal),
         };
+        if let Some((key, token, ttl)) = claim {
+            let taken = matches!(&result, Ok(response) if response.status().is_success());
+            let settled = if taken {
+                self.dedup.complete(&key, &token, ttl).await
+            } else {
+                self.dedup.release(&key, &token).await
+            };
+            if let Err(error) = settled {
+                tracing::warn!(%error, taken, "could not record the delivery's outcome; its claim expires on its own");
+            }
+        }
         Handled::relayed(result, "forwarded").with_delivery(delivery)
     }
 
@@ -573,6 +629,32 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
+}
+
+/// The dedup key, namespaced per route: the delivery id where the signature covers it, otherwise a
+/// digest of what was verified and is forwarded (the query the app sees, and the body).
+fn dedup_key(
+    route: &Route,
+    parts: &Parts,
+    rewritten_query: Option<&Option<String>>,
+    body: &[u8],
+) -> String {
+    if let Some(id) = route.verifier.signed_delivery_id(&parts.headers) {
+        return format!("hookguard:{}:id:{id}", route.name);
+    }
+    let query = match rewritten_query {
+        Some(rewritten) => rewritten.as_deref(),
+        None => parts.uri.query(),
+    };
+    let mut digest = Sha256::new();
+    digest.update(query.unwrap_or("").as_bytes());
+    digest.update([0]);
+    digest.update(body);
+    format!(
+        "hookguard:{}:sha256:{}",
+        route.name,
+        hex::encode(digest.finalize())
+    )
 }
 
 /// What a trusted proxy already said about the hop before it.

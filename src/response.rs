@@ -32,6 +32,10 @@ pub enum Refusal {
     UpstreamFailed,
     /// The app did not answer within `limits.upstream_timeout`.
     UpstreamTimeout,
+    /// The same delivery is with the app right now; the sender should retry later.
+    DuplicateInFlight,
+    /// The dedup store cannot be reached: fail closed rather than risk forwarding a replay.
+    DedupUnavailable,
 }
 
 impl Refusal {
@@ -50,6 +54,8 @@ impl Refusal {
             Refusal::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => StatusCode::BAD_GATEWAY,
             Refusal::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Refusal::DuplicateInFlight => StatusCode::CONFLICT,
+            Refusal::DedupUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -69,6 +75,8 @@ impl Refusal {
             Refusal::UpstreamUnreachable => "upstream_unreachable",
             Refusal::UpstreamFailed => "upstream_failed",
             Refusal::UpstreamTimeout => "upstream_timeout",
+            Refusal::DuplicateInFlight => "duplicate_in_flight",
+            Refusal::DedupUnavailable => "dedup_unavailable",
         }
     }
 
@@ -88,6 +96,8 @@ impl Refusal {
             Refusal::InvalidSignature(_) => "invalid signature",
             Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => "bad gateway",
             Refusal::UpstreamTimeout => "gateway timeout",
+            Refusal::DuplicateInFlight => "delivery in progress",
+            Refusal::DedupUnavailable => "service unavailable",
         }
     }
 

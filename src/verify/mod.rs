@@ -211,6 +211,19 @@ impl Verifier {
         }
     }
 
+    /// The delivery id, where the signature covers it (a template with `{id}`): only then is it safe
+    /// as a dedup key, since an unsigned id can be changed by whoever replays a captured delivery.
+    pub fn signed_delivery_id(&self, headers: &HeaderMap) -> Option<String> {
+        let Verifier::Signature(v) = self else {
+            return None;
+        };
+        if !v.scheme.template.needs(&scheme::Part::Id) {
+            return None;
+        }
+        let name = v.scheme.header_set(headers)?.id.as_ref()?;
+        headers.get(name)?.to_str().ok().map(str::to_string)
+    }
+
     /// The query the app should see when it differs from the request's: a query token is a
     /// credential and is removed. `None`: forward the query unchanged.
     pub fn rewritten_query(&self, query: Option<&str>) -> Option<Option<String>> {

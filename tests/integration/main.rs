@@ -8,5 +8,6 @@ mod hygiene;
 mod limits;
 mod ops;
 mod presets;
+mod replay;
 mod support;
 mod vectors;

@@ -80,6 +80,12 @@ impl App {
                                 .path_and_query()
                                 .map(|pq| pq.to_string())
                                 .unwrap_or_default();
+                            // A test can also ask for another status, to play a failing app.
+                            let status = parts
+                                .headers
+                                .get("x-test-status")
+                                .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
+                                .unwrap_or(APP_STATUS);
                             sink.lock().expect("lock").push(Recorded {
                                 method: parts.method,
                                 target,
@@ -87,7 +93,7 @@ impl App {
                                 body,
                             });
                             let response = Response::builder()
-                                .status(APP_STATUS)
+                                .status(status)
                                 .header("x-app", "yes")
                                 .header("connection", "x-app-hop")
                                 .header("x-app-hop", "1")
