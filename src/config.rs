@@ -107,6 +107,8 @@ struct RawTls {
 #[serde(deny_unknown_fields)]
 struct RawLimits {
     max_body: Option<RawSize>,
+    header_timeout: Option<String>,
+    idle_timeout: Option<String>,
     body_timeout: Option<String>,
     upstream_timeout: Option<String>,
     max_connections: Option<usize>,
@@ -288,6 +290,10 @@ impl Route {
 /// Bounds on what one client or one slow app can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// A connection's first bytes, and each request head from its first byte, must arrive within this.
+    pub header_timeout: Duration,
+    /// A keep-alive connection with no request under way is closed after this.
+    pub idle_timeout: Duration,
     /// The whole body must be in within this, or 408.
     pub body_timeout: Duration,
     /// The app must answer (its response head) within this, or 504.
@@ -300,6 +306,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(10),
             upstream_timeout: Duration::from_secs(30),
             max_connections: 10_000,
@@ -467,6 +475,16 @@ impl Config {
             },
         };
         let limits = Limits {
+            header_timeout: duration(
+                "limits.header_timeout",
+                raw.limits.header_timeout.as_ref(),
+                defaults.header_timeout,
+            )?,
+            idle_timeout: duration(
+                "limits.idle_timeout",
+                raw.limits.idle_timeout.as_ref(),
+                defaults.idle_timeout,
+            )?,
             body_timeout: duration(
                 "limits.body_timeout",
                 raw.limits.body_timeout.as_ref(),
@@ -1282,7 +1300,8 @@ routes:
             (format!("log: {{level: 'not a level!!'}}\n{MINIMAL}"), &["log.level"]),
             (format!("tls: {{cert: /nonexistent/cert.pem, key: /nonexistent/key.pem}}\n{MINIMAL}"), &["tls", "/nonexistent/cert.pem"]),
             (format!("upstream_ca: /nonexistent/ca.pem\n{MINIMAL}"), &["upstream_ca", "/nonexistent/ca.pem"]),
-            (format!("{MINIMAL}limits: {{header_timeout: 5s}}\n"), &["header_timeout"]),
+            (format!("{MINIMAL}limits: {{header_timeout: soon}}\n"), &["limits.header_timeout"]),
+            (format!("{MINIMAL}limits: {{request_timeout: 5s}}\n"), &["request_timeout"]),
             (format!("{MINIMAL}limits: {{body_timeout: 0s}}\n"), &["limits.body_timeout", "zero"]),
             (format!("{MINIMAL}limits: {{upstream_timeout: later}}\n"), &["limits.upstream_timeout", "duration"]),
             (format!("{MINIMAL}limits: {{max_connections: 0}}\n"), &["limits.max_connections"]),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -15,8 +15,10 @@ use tokio::net::TcpListener;
 use crate::proxy::{ConnectionInfo, PeerHeaders, Proxy};
 use crate::smuggling::SniffedIo;
 
-/// A TLS handshake that has not finished by then is dropped, so idle sockets cannot pile up.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Header fields per request; more is answered 431.
+const MAX_HEADERS: usize = 100;
+/// Bytes of request head (HTTP/1) or header list (HTTP/2); more is refused.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 type Builder = Arc<auto::Builder<TokioExecutor>>;
 
@@ -25,9 +27,19 @@ type Builder = Arc<auto::Builder<TokioExecutor>>;
 pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
     let limits = proxy.live().config.limits;
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's header timer runs whenever HTTP/1 waits for a head, idle keep-alive included, so it
+    // carries idle_timeout; a head that has begun is held to header_timeout by SniffedIo.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEAD_BYTES);
     builder
         .http2()
-        .max_concurrent_streams(limits.h2_max_concurrent_streams);
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.h2_max_concurrent_streams)
+        .max_header_list_size(MAX_HEAD_BYTES as u32);
     let builder: Builder = Arc::new(builder);
     // Past the limit the loop stops accepting, so new connections wait in the kernel's queue while
     // the ones already served keep going.
@@ -61,13 +73,27 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         let builder = Arc::clone(&builder);
         let proxy = Arc::clone(&proxy);
         // The TLS config is read per connection, so renewed certificates apply without a restart.
+        // The first bytes (the TLS handshake, or the first request) must come within header_timeout,
+        // before any HTTP machinery is spent on the connection.
+        let header_timeout = proxy.live().config.limits.header_timeout;
         match proxy.live().config.tls.clone() {
-            None => serve(builder, watcher, proxy, stream, peer, false, slot),
+            None => {
+                tokio::spawn(async move {
+                    // `peek` waits for real bytes; tokio reports a new socket readable before any
+                    // arrive, so `readable()` would not.
+                    let mut first = [0u8; 1];
+                    match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
+                        Ok(Ok(n)) if n > 0 => {
+                            serve(builder, watcher, proxy, stream, peer, false, slot)
+                        }
+                        _ => tracing::debug!(%peer, "no request within header_timeout"),
+                    }
+                });
+            }
             Some(tls) => {
                 tokio::spawn(async move {
                     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
+                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => serve(builder, watcher, proxy, stream, peer, true, slot),
                         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -101,7 +127,8 @@ fn serve<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (io, head_verdicts) = SniffedIo::new(io);
+    let header_timeout = proxy.live().config.limits.header_timeout;
+    let (io, head_verdicts) = SniffedIo::new(io, Some(header_timeout));
     let peer_headers = Arc::new(PeerHeaders::new(peer, tls));
     let conn_info = ConnectionInfo {
         peer,

@@ -9,10 +9,12 @@
 //! leaving hyper's own safe handling in place.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -146,6 +148,11 @@ fn framing_of(request: &httparse::Request<'_, '_>) -> Option<(Framing, bool)> {
 }
 
 impl Tracker {
+    /// Whether some but not all of a request head has arrived.
+    fn in_partial_head(&self) -> bool {
+        matches!(&self.state, State::Head(buffer) if !buffer.is_empty())
+    }
+
     fn feed(&mut self, mut input: &[u8]) {
         while !input.is_empty() {
             let used = match &mut self.state {
@@ -254,16 +261,25 @@ impl Tracker {
 pub struct SniffedIo<T> {
     inner: T,
     tracker: Tracker,
+    /// A head that has begun must be complete within this (slowloris); `None`: no bound.
+    header_timeout: Option<Duration>,
+    head_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<T> SniffedIo<T> {
-    pub fn new(inner: T) -> (Self, HeadVerdicts) {
+    pub fn new(inner: T, header_timeout: Option<Duration>) -> (Self, HeadVerdicts) {
         let verdicts = HeadVerdicts::default();
         let tracker = Tracker {
             state: State::Head(Vec::new()),
             verdicts: verdicts.clone(),
         };
-        (SniffedIo { inner, tracker }, verdicts)
+        let io = SniffedIo {
+            inner,
+            tracker,
+            header_timeout,
+            head_deadline: None,
+        };
+        (io, verdicts)
     }
 }
 
@@ -276,8 +292,30 @@ impl<T: AsyncRead + Unpin> AsyncRead for SniffedIo<T> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            this.tracker.feed(&buf.filled()[before..]);
+        match &polled {
+            Poll::Ready(Ok(())) => {
+                this.tracker.feed(&buf.filled()[before..]);
+                // The clock runs from a head's first byte to its last: an idle keep-alive wait is
+                // `idle_timeout`'s business, a head that has begun is this one's.
+                match (this.tracker.in_partial_head(), this.header_timeout) {
+                    (true, Some(limit)) if this.head_deadline.is_none() => {
+                        this.head_deadline = Some(Box::pin(tokio::time::sleep(limit)));
+                    }
+                    (false, _) => this.head_deadline = None,
+                    _ => {}
+                }
+            }
+            Poll::Pending => {
+                if let Some(deadline) = this.head_deadline.as_mut() {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "request head too slow",
+                        )));
+                    }
+                }
+            }
+            Poll::Ready(Err(_)) => {}
         }
         polled
     }

@@ -9,5 +9,6 @@ mod limits;
 mod ops;
 mod presets;
 mod replay;
+mod slow;
 mod support;
 mod vectors;
