@@ -319,3 +319,41 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the path, the check never panics, and a path it passes has none of the
+        /// spellings an app could normalise into another path.
+        #[test]
+        fn passed_paths_are_canonical(path in "(/|[a-zA-Z0-9._~%;\\\\-]|%[0-9a-fA-F]{2}){0,40}") {
+            if check_canonical(&path).is_ok() {
+                let segments: Vec<&str> = path[1..].split('/').collect();
+                for (i, segment) in segments.iter().enumerate() {
+                    prop_assert!(*segment != "." && *segment != "..");
+                    prop_assert!(!segment.is_empty() || i == segments.len() - 1);
+                }
+                prop_assert!(!path.contains('\\') && !path.contains(';'));
+                let lower = path.to_ascii_lowercase();
+                for encoded in ["%2f", "%5c", "%2e", "%25"] {
+                    prop_assert!(!lower.contains(encoded), "{} passed", path);
+                }
+            }
+        }
+
+        /// Lookup over arbitrary strings never panics, and a found route really matches.
+        #[test]
+        fn lookup_is_total(path in ".{0,60}") {
+            let routes: Vec<PathPattern> = ["/webhooks/*", "/webhooks/stripe", "/a"]
+                .iter()
+                .map(|p| PathPattern::parse(p).expect("pattern"))
+                .collect();
+            if let Ok(Some(found)) = lookup(&routes, |p| p, &path) {
+                prop_assert!(found.matches(path.as_bytes()));
+            }
+        }
+    }
+}

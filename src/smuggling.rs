@@ -410,3 +410,71 @@ POST /d HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r
         assert!(verdicts(&garbage, 1000).is_empty());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn verdicts_in_pieces(stream: &[u8], cuts: &[usize]) -> Vec<bool> {
+        let verdicts = HeadVerdicts::default();
+        let mut tracker = Tracker {
+            state: State::Head(Vec::new()),
+            verdicts: verdicts.clone(),
+        };
+        let mut start = 0;
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (stream.len() + 1)).collect();
+        points.sort_unstable();
+        for point in points.into_iter().chain([stream.len()]) {
+            if point > start {
+                tracker.feed(&stream[start..point]);
+                start = point;
+            }
+        }
+        let recorded = verdicts.0.lock().expect("lock").iter().copied().collect();
+        recorded
+    }
+
+    /// Requests built from parts that exercise every framing, so the property meets real heads.
+    fn request() -> impl Strategy<Value = Vec<u8>> {
+        let framing = prop_oneof![
+            Just(String::new()),
+            (0usize..40).prop_map(|n| format!("Content-Length: {n}\r\n")),
+            Just("Transfer-Encoding: chunked\r\n".to_string()),
+            Just("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n".to_string()),
+        ];
+        (framing, proptest::collection::vec(any::<u8>(), 0..40)).prop_map(|(framing, body)| {
+            let mut bytes = format!("POST /x HTTP/1.1\r\nHost: h\r\n{framing}\r\n").into_bytes();
+            if framing.contains("chunked") {
+                bytes.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+                bytes.extend_from_slice(&body);
+                bytes.extend_from_slice(b"\r\n0\r\n\r\n");
+            } else {
+                let length = framing
+                    .trim_start_matches("Content-Length: ")
+                    .trim()
+                    .parse::<usize>()
+                    .unwrap_or(0);
+                bytes.extend(std::iter::repeat_n(b'x', length));
+            }
+            bytes
+        })
+    }
+
+    proptest! {
+        /// However the bytes are split across reads, the tracker reaches the same verdicts.
+        #[test]
+        fn verdicts_do_not_depend_on_how_reads_split(requests in proptest::collection::vec(request(), 1..4),
+                                                     cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
+            let stream: Vec<u8> = requests.concat();
+            prop_assert_eq!(verdicts_in_pieces(&stream, &cuts), verdicts_in_pieces(&stream, &[]));
+        }
+
+        /// Arbitrary bytes never panic the tracker.
+        #[test]
+        fn arbitrary_bytes_are_harmless(bytes in proptest::collection::vec(any::<u8>(), 0..512),
+                                        cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
+            verdicts_in_pieces(&bytes, &cuts);
+        }
+    }
+}

@@ -8,6 +8,7 @@ mod hygiene;
 mod limits;
 mod ops;
 mod presets;
+mod properties;
 mod replay;
 mod slow;
 mod support;
