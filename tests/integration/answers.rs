@@ -272,12 +272,19 @@ async fn upstream_down_is_502_so_the_sender_retries() {
     let yaml = config(&app, "").replace(&app.url(), &format!("http://{closed}"));
     let proxy = Hookguard::start(&yaml);
     let body = b"{}";
+    let started = Instant::now();
     let response = send_raw(
         proxy.addr,
         &http1_request("POST", "/webhooks/drivewidget", &signed(body), body),
     )
     .await;
     assert_eq!(response.status, 502);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused connections fail fast: {:?}",
+        started.elapsed()
+    );
+    assert!(app.take().is_empty());
     assert_eq!(response.body_text(), r#"{"error":"bad gateway"}"#);
     proxy.wait_for_log("reason=upstream_unreachable");
 }
