@@ -3,26 +3,22 @@
 
 use std::time::Duration;
 
-use crate::support::{hmac_sha256_hex, http1_request, send_raw, App, Hookguard, APP_STATUS};
+use crate::support::{
+    github_config, github_headers, http1_request, send_raw, App, Hookguard, APP_STATUS,
+};
 
 const SECRET: &str = "access-test-secret";
 
 fn signed(body: &[u8], forwarded_for: Option<&str>) -> Vec<(String, String)> {
-    let mut headers = vec![(
-        "X-Hub-Signature-256".to_string(),
-        format!("sha256={}", hmac_sha256_hex(SECRET.as_bytes(), body)),
-    )];
-    if let Some(chain) = forwarded_for {
-        headers.push(("X-Forwarded-For".to_string(), chain.to_string()));
-    }
-    headers
+    let extra: Vec<(&str, &str)> = forwarded_for
+        .map(|chain| ("X-Forwarded-For", chain))
+        .into_iter()
+        .collect();
+    github_headers(SECRET, body, &extra)
 }
 
 fn config(app: &App, top: &str, route: &str) -> String {
-    format!(
-        "listen: 127.0.0.1:0\nupstream: {}\n{top}\nroutes:\n  - path: /gh\n    provider: github\n    secrets: [{{value: {SECRET}}}]\n{route}\n",
-        app.url()
-    )
+    github_config(app, SECRET, top, route)
 }
 
 async fn status(proxy: &Hookguard, forwarded_for: Option<&str>) -> u16 {

@@ -8,23 +8,18 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::support::{
-    hmac_sha256_hex, http1_request, read_response, send_raw, App, Hookguard, APP_STATUS,
+    github_config, github_headers, http1_request, read_response, send_raw, App, Hookguard,
+    APP_STATUS,
 };
 
 const SECRET: &str = "limits-test-secret";
 
 fn config(app: &App, limits: &str) -> String {
-    format!(
-        "listen: 127.0.0.1:0\nupstream: {}\nlimits: {{{limits}}}\nroutes:\n  - path: /gh\n    provider: github\n    secrets: [{{value: {SECRET}}}]\n",
-        app.url()
-    )
+    github_config(app, SECRET, &format!("limits: {{{limits}}}"), "")
 }
 
 fn signed(body: &[u8]) -> Vec<(String, String)> {
-    vec![(
-        "X-Hub-Signature-256".to_string(),
-        format!("sha256={}", hmac_sha256_hex(SECRET.as_bytes(), body)),
-    )]
+    github_headers(SECRET, body, &[])
 }
 
 #[tokio::test]

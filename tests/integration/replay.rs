@@ -7,24 +7,18 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::support::{hmac_sha256_hex, http1_request, send_raw, App, Hookguard, APP_STATUS};
+use crate::support::{
+    github_config, github_headers, http1_request, send_raw, App, Hookguard, APP_STATUS,
+};
 
 const SECRET: &str = "replay-test-secret";
 
 fn config(app: &App, top: &str, route: &str) -> String {
-    format!(
-        "listen: 127.0.0.1:0\nupstream: {}\n{top}\nroutes:\n  - path: /gh\n    provider: github\n    secrets: [{{value: {SECRET}}}]\n{route}\n",
-        app.url()
-    )
+    github_config(app, SECRET, top, route)
 }
 
 fn delivery(body: &[u8], extra: &[(&str, &str)]) -> Vec<u8> {
-    let mut headers = vec![(
-        "X-Hub-Signature-256".to_string(),
-        format!("sha256={}", hmac_sha256_hex(SECRET.as_bytes(), body)),
-    )];
-    headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
-    http1_request("POST", "/gh", &headers, body)
+    http1_request("POST", "/gh", &github_headers(SECRET, body, extra), body)
 }
 
 #[tokio::test]

@@ -8,16 +8,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::{
-    hmac_sha256_hex, http1_request, read_response, send_raw, App, Hookguard, APP_STATUS,
+    github_config, hmac_sha256_hex, http1_request, read_response, send_raw, App, Hookguard,
+    APP_STATUS,
 };
 
 const SECRET: &str = "slow-test-secret";
 
 fn config(app: &App, limits: &str) -> String {
-    format!(
-        "listen: 127.0.0.1:0\nupstream: {}\nlimits: {{{limits}}}\nroutes:\n  - path: /gh\n    provider: github\n    secrets: [{{value: {SECRET}}}]\n",
-        app.url()
-    )
+    github_config(app, SECRET, &format!("limits: {{{limits}}}"), "")
 }
 
 fn genuine() -> Vec<u8> {
