@@ -126,11 +126,9 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // This runtime runs the admin listener, reloads and signals; requests run on the workers.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .on_thread_start(hookguard::logbuffer::enable_on_this_thread)
-        .on_thread_park(hookguard::logbuffer::flush_this_thread)
-        .on_thread_stop(hookguard::logbuffer::flush_this_thread)
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
@@ -142,8 +140,11 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         );
         let metrics = Arc::new(Metrics::new());
         let proxy = Arc::new(Proxy::new(config, Arc::clone(&metrics)));
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
+        let listener = hookguard::server::reuseport_listener(listen)
+            .and_then(|l| {
+                l.set_nonblocking(true)?;
+                Ok(l)
+            })
             .with_context(|| format!("cannot listen on {listen}"))?;
         let admin_listener = match admin {
             Some(addr) => Some(
@@ -167,13 +168,21 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         // The listener is bound, so the kernel already queues connections: ready from here on.
         health.ready.store(true, Ordering::SeqCst);
         tracing::info!(%addr, tls, routes = route_count, "listening");
-        let draining = Arc::clone(&health);
-        let shutdown = async move {
-            shutdown_signal().await;
-            // Readiness fails first, so load balancers stop sending while requests drain.
-            draining.ready.store(false, Ordering::SeqCst);
-        };
-        hookguard::server::run(listener, proxy, shutdown).await;
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let handles = hookguard::server::spawn_workers(listener, proxy, workers, stopped)
+            .context("cannot start the worker threads")?;
+        shutdown_signal().await;
+        // Readiness fails first, so load balancers stop sending while requests drain; the admin
+        // listener on this runtime keeps answering until the workers are done.
+        health.ready.store(false, Ordering::SeqCst);
+        let _ = stop.send(true);
+        let _ = tokio::task::spawn_blocking(move || {
+            for handle in handles {
+                let _ = handle.join();
+            }
+        })
+        .await;
         tracing::info!("stopped");
         Ok(())
     })

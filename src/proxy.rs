@@ -108,24 +108,51 @@ type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// consistent pair from start to end.
 pub struct Live {
     pub config: Config,
-    client: UpstreamClient,
+    /// Tells this config's per-thread clients apart from an earlier config's.
+    generation: u64,
+}
+
+thread_local! {
+    /// Each worker thread's own upstream client, so a pooled connection is always driven by the
+    /// thread that uses it.
+    static CLIENT: std::cell::RefCell<Option<(u64, UpstreamClient)>> = const { std::cell::RefCell::new(None) };
 }
 
 impl Live {
     fn new(config: Config) -> Self {
+        static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Live { config, generation }
+    }
+
+    fn build_client(&self) -> UpstreamClient {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         http.enforce_http(false);
         http.set_connect_timeout(Some(Duration::from_secs(5)));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*config.upstream_tls).clone())
+            .with_tls_config((*self.config.upstream_tls).clone())
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
+        Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
-            .build(https);
-        Live { config, client }
+            .build(https)
+    }
+
+    /// This thread's client for this config, built on first use.
+    fn client(&self) -> UpstreamClient {
+        CLIENT.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            match slot.as_ref() {
+                Some((generation, client)) if *generation == self.generation => client.clone(),
+                _ => {
+                    let client = self.build_client();
+                    *slot = Some((self.generation, client.clone()));
+                    client
+                }
+            }
+        })
     }
 }
 
@@ -539,7 +566,7 @@ impl Proxy {
         let started = Instant::now();
         let response = tokio::time::timeout(
             live.config.limits.upstream_timeout,
-            live.client.request(request),
+            live.client().request(request),
         )
         .await;
         self.metrics

@@ -24,7 +24,86 @@ type Builder = Arc<auto::Builder<TokioExecutor>>;
 
 /// Serves `listener` until `shutdown` resolves, then drains connections for the config's
 /// `shutdown_grace` and returns.
-pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
+/// A listening socket with SO_REUSEPORT, so several can share one address and the kernel spreads
+/// new connections across them.
+pub fn reuseport_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)?.into_std()
+}
+
+/// Runs one accept loop per thread, each on its own single-threaded runtime with its own
+/// SO_REUSEPORT socket on the same address, like nginx's worker processes with `reuseport`: the
+/// kernel spreads connections evenly, and a connection, its requests and its upstream connections
+/// stay on one thread, so no request pays for waking another. The threads share the config and
+/// the connection limit, and stop when `stop` turns true. `first` is already bound (so a port 0
+/// address is resolved before the others bind it).
+pub fn spawn_workers(
+    first: std::net::TcpListener,
+    proxy: Arc<Proxy>,
+    workers: usize,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
+    let addr = first.local_addr()?;
+    // Each worker gates its own accepts with its share of max_connections. A shared count would
+    // deadlock: a worker could take the last slot and then wait on its own empty queue while the
+    // waiting connection sits in another worker's.
+    let max_connections = proxy.live().config.limits.max_connections;
+    let workers = workers.clamp(1, max_connections.max(1));
+    let mut listeners = vec![first];
+    for _ in 1..workers {
+        listeners.push(reuseport_listener(addr)?);
+    }
+    listeners
+        .into_iter()
+        .enumerate()
+        .map(|(index, listener)| {
+            let proxy = Arc::clone(&proxy);
+            let share = max_connections / workers + usize::from(index < max_connections % workers);
+            let slots = Arc::new(tokio::sync::Semaphore::new(share));
+            let mut stop = stop.clone();
+            std::thread::Builder::new()
+                .name(format!("hookguard-worker-{index}"))
+                .spawn(move || {
+                    crate::logbuffer::enable_on_this_thread();
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .on_thread_park(crate::logbuffer::flush_this_thread)
+                        .build();
+                    match runtime {
+                        Ok(runtime) => runtime.block_on(async move {
+                            match TcpListener::from_std(listener) {
+                                Ok(listener) => {
+                                    let shutdown = async move {
+                                        let _ = stop.wait_for(|stop| *stop).await;
+                                    };
+                                    run(listener, proxy, slots, shutdown).await;
+                                }
+                                Err(error) => {
+                                    tracing::error!(%error, "worker cannot use the listener")
+                                }
+                            }
+                        }),
+                        Err(error) => tracing::error!(%error, "worker cannot start its runtime"),
+                    }
+                    crate::logbuffer::flush_this_thread();
+                })
+        })
+        .collect()
+}
+
+pub async fn run(
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    slots: Arc<tokio::sync::Semaphore>,
+    shutdown: impl Future<Output = ()>,
+) {
     let limits = proxy.live().config.limits;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // hyper's header timer runs whenever HTTP/1 waits for a head, idle keep-alive included, so it
@@ -41,9 +120,8 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         .max_concurrent_streams(limits.h2_max_concurrent_streams)
         .max_header_list_size(MAX_HEAD_BYTES as u32);
     let builder: Builder = Arc::new(builder);
-    // Past the limit the loop stops accepting, so new connections wait in the kernel's queue while
+    // Past the limit the loops stop accepting, so new connections wait in the kernel's queue while
     // the ones already served keep going.
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
