@@ -249,6 +249,8 @@ pub struct Route {
     pub name: String,
     /// The name as a shared metric label, made once here rather than per request.
     pub label: crate::metrics::Label,
+    /// The name as the `X-Hookguard-Route` value, likewise made once.
+    pub header_value: http::HeaderValue,
     pub pattern: PathPattern,
     pub methods: Vec<Method>,
     pub verifier: Verifier,
@@ -846,7 +848,17 @@ fn build_route(
                 })?,
         }),
     };
+    // Printable ASCII without spaces was checked above, so this cannot fail; the error path keeps it
+    // total without an unwrap.
+    let header_value = http::HeaderValue::from_str(&name).map_err(|_| {
+        invalid(
+            &place,
+            "name",
+            "must be non-empty printable ASCII without spaces",
+        )
+    })?;
     Ok(Route {
+        header_value,
         dedup_ttl,
         allow_ips,
         rate_limit,

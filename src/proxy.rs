@@ -239,10 +239,10 @@ impl Handled {
 /// How the app is told what hookguard made of a request.
 #[derive(Clone, Copy)]
 enum Mark<'a> {
-    /// Verified on this route: `X-Hookguard-Route`.
-    Verified(&'a str),
+    /// Verified on this route: `X-Hookguard-Route`, its value made at config load.
+    Verified(&'a HeaderValue),
     /// Shadow mode: `X-Hookguard-Shadow` with `ok` or the reason it would have been refused.
-    Shadow(&'a str),
+    Shadow(&'static str),
     /// `unmatched: forward`: nothing.
     Unverified,
 }
@@ -382,8 +382,8 @@ impl Proxy {
                 .unwrap_or_else(|_| HeaderValue::from_static(""));
             return Handled::refused(Refusal::MethodNotAllowed { allow });
         }
-        let trusted = &live.config.trusted_proxies;
-        let client = clientip::client_ip(conn.peer.ip(), &parts.headers, trusted);
+        let hop = Hop::of(conn, &parts.headers, &live.config.trusted_proxies);
+        let client = hop.client;
         if let Some(allowed) = &route.allow_ips {
             if !clientip::any_contains(allowed, client) {
                 return Handled::refused(Refusal::AddressNotAllowed);
@@ -438,7 +438,7 @@ impl Proxy {
             let reason = verdict.err().map(|why| why.as_str());
             let mark = Mark::Shadow(reason.unwrap_or("ok"));
             let result =
-                match upstream_request(parts, body, &route.upstream, query, conn, trusted, mark) {
+                match upstream_request(parts, body, &route.upstream, query, conn, hop, mark) {
                     Ok(request) => self.send(live, &route.label, request).await,
                     Err(refusal) => Err(refusal),
                 };
@@ -503,8 +503,8 @@ impl Proxy {
             &route.upstream,
             query,
             conn,
-            trusted,
-            Mark::Verified(&route.name),
+            hop,
+            Mark::Verified(&route.header_value),
         ) {
             Ok(request) => self.send(live, &route.label, request).await,
             Err(refusal) => Err(refusal),
@@ -539,13 +539,14 @@ impl Proxy {
             Ok(body) => body,
             Err(refusal) => return Handled::refused(refusal),
         };
+        let hop = Hop::of(conn, &parts.headers, &live.config.trusted_proxies);
         let result = match upstream_request(
             parts,
             body,
             &live.config.upstream,
             None,
             conn,
-            &live.config.trusted_proxies,
+            hop,
             Mark::Unverified,
         ) {
             Ok(request) => {
@@ -684,6 +685,24 @@ fn dedup_key(
     )
 }
 
+/// The client behind this request, resolved once per request.
+#[derive(Clone, Copy)]
+struct Hop {
+    client: IpAddr,
+    /// The peer is a trusted proxy, so its forwarding chain is extended rather than replaced.
+    behind_proxy: bool,
+}
+
+impl Hop {
+    fn of(conn: &ConnectionInfo, headers: &HeaderMap, trusted: &[clientip::Cidr]) -> Hop {
+        let peer = conn.peer.ip();
+        Hop {
+            client: clientip::client_ip(peer, headers, trusted),
+            behind_proxy: clientip::any_contains(trusted, peer),
+        }
+    }
+}
+
 /// What a trusted proxy already said about the hop before it.
 struct TrustedChain {
     client: IpAddr,
@@ -798,13 +817,11 @@ fn rewrite_headers(
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
     let (name, value) = match mark {
-        Mark::Verified(route) => (ROUTE_HEADER, route),
-        Mark::Shadow(verdict) => (SHADOW_HEADER, verdict),
+        Mark::Verified(route) => (ROUTE_HEADER, route.clone()),
+        Mark::Shadow(verdict) => (SHADOW_HEADER, HeaderValue::from_static(verdict)),
         Mark::Unverified => return,
     };
-    if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(name, value);
-    }
+    headers.insert(name, value);
 }
 
 /// The request for the app. `rewritten_query` is `Some` only when the query changes (a query token
@@ -815,7 +832,7 @@ fn upstream_request(
     upstream: &Upstream,
     rewritten_query: Option<Option<String>>,
     conn: &ConnectionInfo,
-    trusted: &[clientip::Cidr],
+    hop: Hop,
     mark: Mark<'_>,
 ) -> Result<Request<Full<Bytes>>, Refusal> {
     // The path passed the canonical check and a rewritten query is a subset of the request's own,
@@ -841,8 +858,7 @@ fn upstream_request(
     uri.authority = Some(upstream.authority.clone());
     uri.path_and_query = Some(path_and_query);
     let uri = Uri::from_parts(uri).map_err(|_| unbuildable())?;
-    let behind = clientip::any_contains(trusted, conn.peer.ip())
-        .then(|| clientip::client_ip(conn.peer.ip(), &parts.headers, trusted));
+    let behind = hop.behind_proxy.then_some(hop.client);
     rewrite_headers(
         &mut parts.headers,
         parts.uri.authority(),
@@ -898,7 +914,7 @@ mod tests {
             &PeerHeaders::new(peer(), false),
             None,
             12,
-            Mark::Verified("drivewidget"),
+            Mark::Verified(&HeaderValue::from_static("drivewidget")),
         );
         for gone in [
             "connection",

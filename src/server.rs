@@ -153,17 +153,27 @@ pub async fn run(
         // The TLS config is read per connection, so renewed certificates apply without a restart.
         // The first bytes (the TLS handshake, or the first request) must come within header_timeout,
         // before any HTTP machinery is spent on the connection.
-        let header_timeout = proxy.live().config.limits.header_timeout;
-        match proxy.live().config.tls.clone() {
+        let live = proxy.live();
+        let header_timeout = live.config.limits.header_timeout;
+        match live.config.tls.clone() {
             None => {
                 tokio::spawn(async move {
                     // `peek` waits for real bytes; tokio reports a new socket readable before any
                     // arrive, so `readable()` would not.
                     let mut first = [0u8; 1];
                     match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
-                        Ok(Ok(n)) if n > 0 => {
-                            serve(builder, watcher, proxy, stream, peer, false, slot)
-                        }
+                        Ok(Ok(n)) if n > 0 => serve(
+                            builder,
+                            watcher,
+                            proxy,
+                            stream,
+                            Peer {
+                                addr: peer,
+                                tls: false,
+                                header_timeout,
+                            },
+                            slot,
+                        ),
                         _ => tracing::debug!(%peer, "no request within header_timeout"),
                     }
                 });
@@ -172,7 +182,18 @@ pub async fn run(
                 tokio::spawn(async move {
                     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
                     match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => serve(builder, watcher, proxy, stream, peer, true, slot),
+                        Ok(Ok(stream)) => serve(
+                            builder,
+                            watcher,
+                            proxy,
+                            stream,
+                            Peer {
+                                addr: peer,
+                                tls: true,
+                                header_timeout,
+                            },
+                            slot,
+                        ),
                         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
@@ -194,20 +215,27 @@ pub async fn run(
     }
 }
 
+/// What the accept loop learned about a connection before handing it over.
+struct Peer {
+    addr: std::net::SocketAddr,
+    tls: bool,
+    /// Read once with the connection's config, for the head tracker.
+    header_timeout: Duration,
+}
+
 fn serve<I>(
     builder: Builder,
     watcher: Watcher,
     proxy: Arc<Proxy>,
     io: I,
-    peer: std::net::SocketAddr,
-    tls: bool,
+    peer: Peer,
     slot: tokio::sync::OwnedSemaphorePermit,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let header_timeout = proxy.live().config.limits.header_timeout;
-    let (io, head_verdicts) = SniffedIo::new(io, Some(header_timeout));
-    let peer_headers = Arc::new(PeerHeaders::new(peer, tls));
+    let (io, head_verdicts) = SniffedIo::new(io, Some(peer.header_timeout));
+    let peer_headers = Arc::new(PeerHeaders::new(peer.addr, peer.tls));
+    let peer = peer.addr;
     let conn_info = ConnectionInfo {
         peer,
         head_verdicts,
