@@ -1288,7 +1288,7 @@ routes:
             method: &Method::POST,
             headers: &headers,
             query: None,
-            body: b"x",
+            body: &crate::body::RawBody::from(&b"x"[..]),
             public_url: None,
             now: outgoing.now,
         };

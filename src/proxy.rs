@@ -11,7 +11,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{Request, Response, Uri, Version};
-use http_body_util::{BodyExt, Either, Full, Limited};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -22,6 +22,7 @@ use hyper_rustls::HttpsConnector;
 
 use sha2::{Digest, Sha256};
 
+use crate::body::{RawBody, UpstreamBody};
 use crate::clientip;
 use crate::config::DedupStore;
 use crate::config::{Config, Route, Unmatched, Upstream};
@@ -102,7 +103,7 @@ impl PeerHeaders {
     }
 }
 
-type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type UpstreamClient = Client<HttpsConnector<HttpConnector>, UpstreamBody>;
 
 /// A config and the upstream client built for it; replaced whole on reload, so a request sees one
 /// consistent pair from start to end.
@@ -562,7 +563,7 @@ impl Proxy {
         &self,
         live: &Live,
         route: &Label,
-        request: Request<Full<Bytes>>,
+        request: Request<UpstreamBody>,
     ) -> Result<Response<Incoming>, Refusal> {
         let started = Instant::now();
         let response = tokio::time::timeout(
@@ -615,17 +616,33 @@ fn refuse_declared_oversize(headers: &HeaderMap, max_body: u64) -> Result<(), Re
 }
 
 /// Reads the whole body, refusing it as soon as it grows past `max_body` (chunked bodies included)
-/// or when it is not all in within `timeout`, so a slow client cannot hold a request open.
-async fn read_bounded(body: Incoming, max_body: u64, timeout: Duration) -> Result<Bytes, Refusal> {
-    let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
-    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
-        Err(_) => Err(Refusal::BodyTimeout),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(Refusal::BodyTooLarge)
+/// or when it is not all in within `timeout`, so a slow client cannot hold a request open. The
+/// chunks are kept as hyper read them: joining them would copy every byte once more.
+async fn read_bounded(
+    body: Incoming,
+    max_body: u64,
+    timeout: Duration,
+) -> Result<RawBody, Refusal> {
+    tokio::time::timeout(timeout, read_chunks(body, max_body))
+        .await
+        .unwrap_or(Err(Refusal::BodyTimeout))
+}
+
+async fn read_chunks(mut body: Incoming, max_body: u64) -> Result<RawBody, Refusal> {
+    let mut chunks = Vec::new();
+    let mut len: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| Refusal::BodyUnreadable)?;
+        // Trailers are dropped: no scheme signs them, so none may reach the app.
+        if let Ok(data) = frame.into_data() {
+            len = len.saturating_add(data.len() as u64);
+            if len > max_body {
+                return Err(Refusal::BodyTooLarge);
+            }
+            chunks.push(data);
         }
-        Ok(Err(_)) => Err(Refusal::BodyUnreadable),
     }
+    Ok(RawBody::from_chunks(chunks))
 }
 
 /// The header's name with `_` read as `-`, as CGI-style frameworks fold them.
@@ -665,7 +682,7 @@ fn dedup_key(
     route: &Route,
     parts: &Parts,
     rewritten_query: Option<&Option<String>>,
-    body: &[u8],
+    body: &RawBody,
 ) -> String {
     if let Some(id) = route.verifier.signed_delivery_id(&parts.headers) {
         return format!("hookguard:{}:id:{id}", route.name);
@@ -677,7 +694,9 @@ fn dedup_key(
     let mut digest = Sha256::new();
     digest.update(query.unwrap_or("").as_bytes());
     digest.update([0]);
-    digest.update(body);
+    for chunk in body.chunks() {
+        digest.update(chunk);
+    }
     format!(
         "hookguard:{}:sha256:{}",
         route.name,
@@ -828,13 +847,13 @@ fn rewrite_headers(
 /// removed); otherwise the request's own path and query are reused as they are.
 fn upstream_request(
     mut parts: Parts,
-    body: Bytes,
+    body: RawBody,
     upstream: &Upstream,
     rewritten_query: Option<Option<String>>,
     conn: &ConnectionInfo,
     hop: Hop,
     mark: Mark<'_>,
-) -> Result<Request<Full<Bytes>>, Refusal> {
+) -> Result<Request<UpstreamBody>, Refusal> {
     // The path passed the canonical check and a rewritten query is a subset of the request's own,
     // so building cannot fail in practice; if it did, the request is refused, not forwarded.
     let unbuildable = || Refusal::NonCanonicalPath(routing::NonCanonical::NotAbsolute);
@@ -871,7 +890,7 @@ fn upstream_request(
     parts.extensions.clear();
     parts.uri = uri;
     parts.version = Version::HTTP_11;
-    Ok(Request::from_parts(parts, Full::new(body)))
+    Ok(Request::from_parts(parts, body.into_upstream()))
 }
 
 #[cfg(test)]

@@ -84,14 +84,14 @@ impl Handshake {
     /// Answers a challenge that arrives as a verified delivery.
     pub fn answer_signed(
         self,
-        body: &[u8],
+        body: &crate::body::RawBody,
         verifier: &SignatureVerifier,
         now: SystemTime,
     ) -> Option<Answer> {
         if self != Handshake::ZoomUrlValidation {
             return None;
         }
-        let event: Value = serde_json::from_slice(body).ok()?;
+        let event: Value = serde_json::from_slice(body.contiguous()).ok()?;
         if event.get("event")?.as_str()? != "endpoint.url_validation" {
             return None;
         }

@@ -95,7 +95,7 @@ pub enum Field {
 }
 
 impl Field {
-    pub fn read(&self, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    pub fn read(&self, headers: &HeaderMap, body: &crate::body::RawBody) -> Option<String> {
         match self {
             Field::Header(name) => headers.get(*name)?.to_str().ok().map(str::to_string),
             Field::Json(pointer) => scheme::LazyJson::new(body).text(pointer),

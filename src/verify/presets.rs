@@ -691,7 +691,7 @@ impl Preset {
             method: &outgoing.method,
             headers: &request_headers,
             query: None,
-            body: outgoing.body,
+            body: &crate::body::RawBody::from(outgoing.body),
             public_url: outgoing.url,
             now: outgoing.now,
         };
@@ -953,7 +953,7 @@ mod tests {
                 method: &Method::POST,
                 headers,
                 query: self.query.as_deref(),
-                body,
+                body: &crate::body::RawBody::from(body),
                 public_url: self.url.as_deref(),
                 now,
             };
@@ -1162,7 +1162,7 @@ mod tests {
                 method: &Method::POST,
                 headers: &headers,
                 query: None,
-                body: &body,
+                body: &crate::body::RawBody::from(&body[..]),
                 public_url: url,
                 now,
             };

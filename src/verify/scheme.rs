@@ -11,6 +11,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::Rejection;
+use crate::body::RawBody;
 
 /// Standard base64 that accepts input with or without `=` padding, as senders differ.
 pub(crate) const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -263,19 +264,19 @@ pub struct RequestView<'a> {
     pub method: &'a Method,
     pub headers: &'a HeaderMap,
     pub query: Option<&'a str>,
-    pub body: &'a [u8],
+    pub body: &'a RawBody,
     pub public_url: Option<&'a str>,
     pub now: SystemTime,
 }
 
 /// The body parsed as JSON at most once, only for schemes that read it.
 pub struct LazyJson<'a> {
-    body: &'a [u8],
+    body: &'a RawBody,
     parsed: std::cell::OnceCell<Option<Value>>,
 }
 
 impl<'a> LazyJson<'a> {
-    pub fn new(body: &'a [u8]) -> Self {
+    pub fn new(body: &'a RawBody) -> Self {
         LazyJson {
             body,
             parsed: std::cell::OnceCell::new(),
@@ -286,7 +287,7 @@ impl<'a> LazyJson<'a> {
     pub fn text(&self, pointer: &str) -> Option<String> {
         let value = self
             .parsed
-            .get_or_init(|| serde_json::from_slice(self.body).ok());
+            .get_or_init(|| serde_json::from_slice(self.body.contiguous()).ok());
         match value.as_ref()?.pointer(pointer)? {
             Value::String(text) => Some(text.clone()),
             Value::Number(number) => Some(number.to_string()),
@@ -642,11 +643,14 @@ impl Scheme {
         id: Option<&'a [u8]>,
         json: &LazyJson<'_>,
     ) -> Result<Vec<Cow<'a, [u8]>>, Rejection> {
-        let mut message = Vec::with_capacity(self.template.0.len());
+        let mut message = Vec::with_capacity(self.template.0.len() + 4);
         for part in &self.template.0 {
             let bytes: Cow<'a, [u8]> = match part {
                 Part::Literal(bytes) => Cow::Borrowed(bytes),
-                Part::Body => Cow::Borrowed(request.body),
+                Part::Body => {
+                    message.extend(request.body.chunks().map(Cow::Borrowed));
+                    continue;
+                }
                 Part::Timestamp => {
                     Cow::Owned(timestamp.clone().ok_or(Rejection::MissingTimestamp)?)
                 }
@@ -663,9 +667,10 @@ impl Scheme {
                     }
                     Cow::Owned(url.into_bytes())
                 }
-                Part::SortedFormParams => {
-                    Cow::Owned(sorted_form_params(request.headers, request.body))
-                }
+                Part::SortedFormParams => Cow::Owned(sorted_form_params(
+                    request.headers,
+                    request.body.contiguous(),
+                )),
                 Part::Json(pointer) => Cow::Owned(
                     json.text(pointer)
                         .ok_or(Rejection::MalformedSignature)?
@@ -686,7 +691,11 @@ impl Scheme {
         });
         match declared {
             Some(hex_digest) => {
-                let actual = hex::encode(Sha256::digest(request.body));
+                let mut digest = Sha256::new();
+                for chunk in request.body.chunks() {
+                    digest.update(chunk);
+                }
+                let actual = hex::encode(digest.finalize());
                 if actual.eq_ignore_ascii_case(hex_digest) {
                     Ok(())
                 } else {

@@ -78,6 +78,60 @@ async fn signed_delivery_is_forwarded_and_forgery_refused_with_a_generic_body() 
     proxy.wait_for_log("reason=missing_signature");
 }
 
+/// hyper hands over a body in the pieces it read. However a signed body is cut on the wire, by
+/// length or by chunked framing, it must verify and reach the app whole, with its exact length.
+#[tokio::test]
+async fn a_body_sent_in_pieces_verifies_and_reaches_the_app_whole() {
+    let app = App::start().await;
+    let proxy = Hookguard::start(&config(&app, ""));
+    let body: Vec<u8> = (0..900u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let signature = &signed(&body)[0];
+    let pieces = [&body[..1], &body[1..450], &body[450..]];
+    for chunked in [false, true] {
+        let framing = if chunked {
+            "Transfer-Encoding: chunked".to_string()
+        } else {
+            format!("Content-Length: {}", body.len())
+        };
+        let head = format!(
+            "POST /webhooks/drivewidget HTTP/1.1\r\nHost: hooks.example.test\r\n{}: {}\r\n{framing}\r\nConnection: close\r\n\r\n",
+            signature.0, signature.1
+        );
+        let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+        stream.write_all(head.as_bytes()).await.expect("head");
+        for piece in pieces {
+            let mut wire = Vec::new();
+            if chunked {
+                wire.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            }
+            wire.extend_from_slice(piece);
+            if chunked {
+                wire.extend_from_slice(b"\r\n");
+            }
+            stream.write_all(&wire).await.expect("piece");
+            stream.flush().await.expect("flush");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if chunked {
+            stream.write_all(b"0\r\n\r\n").await.expect("last chunk");
+        }
+        let response = read_response(&mut stream).await;
+        assert_eq!(response.status, APP_STATUS, "chunked={chunked}");
+        let recorded = app.take();
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(&recorded[0].body[..], &body[..], "chunked={chunked}");
+        assert_eq!(
+            recorded[0]
+                .headers
+                .get("content-length")
+                .map(|v| v.as_bytes()),
+            Some(body.len().to_string().as_bytes()),
+            "chunked={chunked}"
+        );
+        assert!(recorded[0].headers.get("transfer-encoding").is_none());
+    }
+}
+
 #[tokio::test]
 async fn no_route_is_404_and_unmatched_forward_passes_unverified() {
     let app = App::start().await;
