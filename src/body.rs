@@ -101,7 +101,7 @@ impl Body for UpstreamBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let next = self.chunks.pop_front();
         if let Some(chunk) = &next {
-            self.remaining -= chunk.len() as u64;
+            self.remaining = self.remaining.saturating_sub(chunk.len() as u64);
         }
         Poll::Ready(next.map(|chunk| Ok(Frame::data(chunk))))
     }

@@ -170,6 +170,11 @@ pub async fn run(
         // before any HTTP machinery is spent on the connection.
         let live = proxy.live();
         let header_timeout = live.config.limits.header_timeout;
+        let peer_info = Peer {
+            addr: peer,
+            tls: live.config.tls.is_some(),
+            header_timeout,
+        };
         match live.config.tls.clone() {
             None => {
                 tokio::spawn(async move {
@@ -177,18 +182,9 @@ pub async fn run(
                     // arrive, so `readable()` would not.
                     let mut first = [0u8; 1];
                     match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
-                        Ok(Ok(n)) if n > 0 => serve(
-                            builder,
-                            watcher,
-                            proxy,
-                            stream,
-                            Peer {
-                                addr: peer,
-                                tls: false,
-                                header_timeout,
-                            },
-                            slot,
-                        ),
+                        Ok(Ok(n)) if n > 0 => {
+                            serve(builder, watcher, proxy, stream, peer_info, slot)
+                        }
                         _ => tracing::debug!(%peer, "no request within header_timeout"),
                     }
                 });
@@ -197,18 +193,7 @@ pub async fn run(
                 tokio::spawn(async move {
                     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
                     match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => serve(
-                            builder,
-                            watcher,
-                            proxy,
-                            stream,
-                            Peer {
-                                addr: peer,
-                                tls: true,
-                                header_timeout,
-                            },
-                            slot,
-                        ),
+                        Ok(Ok(stream)) => serve(builder, watcher, proxy, stream, peer_info, slot),
                         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
