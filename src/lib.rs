@@ -19,6 +19,7 @@
 //! - [`admin`]: `/livez`, `/readyz` and `/metrics` on a separate listener.
 //! - [`metrics`]: the Prometheus families.
 //! - [`logbuffer`]: per-thread batching of log lines, so logging costs no write per request.
+//! - [`logformat`]: the text and JSON line layouts, cheap enough to run on every request.
 //! - [`reload`]: SIGHUP and file watching; a bad config never replaces a good one.
 #![forbid(unsafe_code)]
 
@@ -28,6 +29,7 @@ pub mod clientip;
 pub mod config;
 pub mod dedup;
 pub mod logbuffer;
+pub mod logformat;
 pub mod metrics;
 pub mod proxy;
 pub mod ratelimit;

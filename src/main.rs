@@ -1,6 +1,6 @@
 //! The `hookguard` command: logging, the CLI, and exit codes. The work is in the library.
 
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use hookguard::admin::Health;
 use hookguard::config::{Config, LogFormat};
+use hookguard::logformat::LineFormat;
 use hookguard::metrics::Metrics;
 use hookguard::proxy::Proxy;
 use hookguard::verify::presets::{self, Outgoing};
@@ -110,14 +111,14 @@ fn main() -> ExitCode {
 /// Logs to standard error as text or JSON; RUST_LOG, when set, overrides the config's level.
 fn init_logging(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
+    tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(hookguard::logbuffer::BufferedStderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
+        .event_format(match format {
+            LogFormat::Text => LineFormat::Text,
+            LogFormat::Json => LineFormat::Json,
+        })
+        .init();
 }
 
 fn run(config_path: PathBuf) -> anyhow::Result<()> {

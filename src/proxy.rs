@@ -338,7 +338,7 @@ impl Proxy {
             peer = %conn.peer.ip(),
             outcome = %handled.outcome,
             reason = %handled.reason.unwrap_or("-"),
-            delivery = ?delivery.as_deref().unwrap_or("-"),
+            delivery = delivery.as_deref().unwrap_or("-"),
             status,
             latency_us,
             "request"

@@ -139,6 +139,7 @@ async fn json_logs_carry_the_same_fields() {
     assert_eq!(event["outcome"], "refused");
     assert_eq!(event["reason"], "signature_mismatch");
     assert_eq!(event["status"], 401);
+    assert_eq!(event["delivery"], "-");
     assert!(!line.contains(SECRET));
 }
 
