@@ -11,6 +11,7 @@
 //! - [`dedup`]: replay protection, in memory or in Redis shared by replicas.
 //! - [`verify`]: pure signature verification: schemes, presets and prepared keys. No I/O.
 //! - [`proxy`]: the per-request pipeline and the header rules for what reaches the app.
+//! - [`upstream`]: each worker's keep-alive connections to the app.
 //! - [`response`]: every refusal and its status, in one exhaustive match.
 //! - [`smuggling`]: spots HTTP/1.1 heads carrying both Content-Length and Transfer-Encoding, which
 //!   hyper would otherwise silently accept as chunked.
@@ -39,4 +40,5 @@ pub mod routing;
 pub mod server;
 pub mod smuggling;
 pub mod tls;
+pub mod upstream;
 pub mod verify;

@@ -13,12 +13,8 @@ use http::uri::PathAndQuery;
 use http::{Request, Response, Uri, Version};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 use arc_swap::ArcSwap;
-use hyper_rustls::HttpsConnector;
 
 use sha2::{Digest, Sha256};
 
@@ -31,10 +27,11 @@ use crate::metrics::{FailureLabels, Label, Metrics, RequestLabels, RouteLabels};
 use crate::response::Refusal;
 use crate::routing;
 use crate::smuggling::HeadVerdicts;
+use crate::upstream::{self, PooledBody, UpstreamError};
 use crate::verify::{Field, RequestView, Verifier};
 
 /// Our own small answers, or the app's streamed body.
-pub type ProxyBody = Either<Full<Bytes>, Incoming>;
+pub type ProxyBody = Either<Full<Bytes>, PooledBody>;
 
 /// Marks a verified delivery for the app; never accepted from outside.
 pub const ROUTE_HEADER: &str = "x-hookguard-route";
@@ -103,20 +100,11 @@ impl PeerHeaders {
     }
 }
 
-type UpstreamClient = Client<HttpsConnector<HttpConnector>, UpstreamBody>;
-
-/// A config and the upstream client built for it; replaced whole on reload, so a request sees one
-/// consistent pair from start to end.
+/// A config as it stands; replaced whole on reload, so a request sees one config from start to end.
 pub struct Live {
     pub config: Config,
-    /// Tells this config's per-thread clients apart from an earlier config's.
+    /// Tells this config's per-worker upstream connections apart from an earlier config's.
     generation: u64,
-}
-
-thread_local! {
-    /// Each worker thread's own upstream client, so a pooled connection is always driven by the
-    /// thread that uses it.
-    static CLIENT: std::cell::RefCell<Option<(u64, UpstreamClient)>> = const { std::cell::RefCell::new(None) };
 }
 
 impl Live {
@@ -124,36 +112,6 @@ impl Live {
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Live { config, generation }
-    }
-
-    fn build_client(&self) -> UpstreamClient {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*self.config.upstream_tls).clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(https)
-    }
-
-    /// This thread's client for this config, built on first use.
-    fn client(&self) -> UpstreamClient {
-        CLIENT.with(|slot| {
-            let mut slot = slot.borrow_mut();
-            match slot.as_ref() {
-                Some((generation, client)) if *generation == self.generation => client.clone(),
-                _ => {
-                    let client = self.build_client();
-                    *slot = Some((self.generation, client.clone()));
-                    client
-                }
-            }
-        })
     }
 }
 
@@ -203,7 +161,7 @@ impl Handled {
         }
     }
 
-    fn relayed(result: Result<Response<Incoming>, Refusal>, outcome: &'static str) -> Self {
+    fn relayed(result: Result<Response<PooledBody>, Refusal>, outcome: &'static str) -> Self {
         match result {
             Ok(response) => Handled {
                 result: Ok(response.map(Either::Right)),
@@ -440,7 +398,10 @@ impl Proxy {
             let mark = Mark::Shadow(reason.unwrap_or("ok"));
             let result =
                 match upstream_request(parts, body, &route.upstream, query, conn, hop, mark) {
-                    Ok(request) => self.send(live, &route.label, request).await,
+                    Ok(request) => {
+                        self.send(live, &route.label, &route.upstream, request)
+                            .await
+                    }
                     Err(refusal) => Err(refusal),
                 };
             let mut handled = Handled::relayed(result, "shadow").with_delivery(delivery);
@@ -507,7 +468,10 @@ impl Proxy {
             hop,
             Mark::Verified(&route.header_value),
         ) {
-            Ok(request) => self.send(live, &route.label, request).await,
+            Ok(request) => {
+                self.send(live, &route.label, &route.upstream, request)
+                    .await
+            }
             Err(refusal) => Err(refusal),
         };
         if let Some((key, token, ttl)) = claim {
@@ -551,8 +515,13 @@ impl Proxy {
             Mark::Unverified,
         ) {
             Ok(request) => {
-                self.send(live, &self.metrics.unmatched_label, request)
-                    .await
+                self.send(
+                    live,
+                    &self.metrics.unmatched_label,
+                    &live.config.upstream,
+                    request,
+                )
+                .await
             }
             Err(refusal) => Err(refusal),
         };
@@ -563,12 +532,18 @@ impl Proxy {
         &self,
         live: &Live,
         route: &Label,
+        upstream: &Upstream,
         request: Request<UpstreamBody>,
-    ) -> Result<Response<Incoming>, Refusal> {
+    ) -> Result<Response<PooledBody>, Refusal> {
         let started = Instant::now();
         let response = tokio::time::timeout(
             live.config.limits.upstream_timeout,
-            live.client().request(request),
+            upstream::send(
+                live.generation,
+                &live.config.upstream_tls,
+                upstream,
+                request,
+            ),
         )
         .await;
         self.metrics
@@ -582,10 +557,9 @@ impl Proxy {
             .map_err(|_| Refusal::UpstreamTimeout)?
             .map_err(|error| {
                 tracing::warn!(error = %error, "upstream request failed");
-                if error.is_connect() {
-                    Refusal::UpstreamUnreachable
-                } else {
-                    Refusal::UpstreamFailed
+                match error {
+                    UpstreamError::Unreachable(_) => Refusal::UpstreamUnreachable,
+                    UpstreamError::Failed(_) => Refusal::UpstreamFailed,
                 }
             })?;
         let (mut parts, body) = response.into_parts();
@@ -897,11 +871,6 @@ fn upstream_request(
             PathAndQuery::try_from(text).map_err(|_| unbuildable())?
         }
     };
-    let mut uri = http::uri::Parts::default();
-    uri.scheme = Some(upstream.scheme.clone());
-    uri.authority = Some(upstream.authority.clone());
-    uri.path_and_query = Some(path_and_query);
-    let uri = Uri::from_parts(uri).map_err(|_| unbuildable())?;
     let behind = hop.behind_proxy.then_some(hop.client);
     rewrite_headers(
         &mut parts.headers,
@@ -911,9 +880,16 @@ fn upstream_request(
         body.len(),
         mark,
     );
+    // An HTTP/1.0 request may come without a Host; an HTTP/1.1 app requires one.
+    if !parts.headers.contains_key(header::HOST) {
+        if let Ok(host) = HeaderValue::from_str(upstream.authority.as_str()) {
+            parts.headers.insert(header::HOST, host);
+        }
+    }
     // Nothing the server side attached to the request is meant for the client side.
     parts.extensions.clear();
-    parts.uri = uri;
+    // HTTP/1.1 to an origin server names only the path and query.
+    parts.uri = Uri::from(path_and_query);
     parts.version = Version::HTTP_11;
     Ok(Request::from_parts(parts, body.into_upstream()))
 }

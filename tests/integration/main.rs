@@ -12,4 +12,5 @@ mod properties;
 mod replay;
 mod slow;
 mod support;
+mod upstream;
 mod vectors;
