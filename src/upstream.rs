@@ -108,12 +108,17 @@ pub async fn send(
     }
 }
 
+/// Runs `use_pools` on this worker's pools for `generation`, if it has them. Never panics: a thread
+/// that is exiting, or a pool already in use further up the stack, just means no pooling this time.
 fn with_pools<T>(generation: u64, use_pools: impl FnOnce(&mut Pools) -> T) -> Option<T> {
-    POOLS.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let pools = cell.as_mut().filter(|p| p.generation == generation)?;
-        Some(use_pools(pools))
-    })
+    POOLS
+        .try_with(|cell| {
+            let mut cell = cell.try_borrow_mut().ok()?;
+            let pools = cell.as_mut().filter(|p| p.generation == generation)?;
+            Some(use_pools(pools))
+        })
+        .ok()
+        .flatten()
 }
 
 /// The most recently used idle connection that is still open and free.
@@ -175,10 +180,10 @@ fn put_back(lease: Lease) {
 
 /// This worker's connector for this generation, building the worker's pools on first use.
 fn connector(generation: u64, tls: &Arc<rustls::ClientConfig>) -> HttpsConnector<HttpConnector> {
-    POOLS.with(|cell| {
-        let mut cell = cell.borrow_mut();
+    let kept = POOLS.try_with(|cell| {
+        let mut cell = cell.try_borrow_mut().ok()?;
         match cell.as_ref() {
-            Some(pools) if pools.generation == generation => pools.connector.clone(),
+            Some(pools) if pools.generation == generation => Some(pools.connector.clone()),
             _ => {
                 let connector = build_connector(tls);
                 // An earlier config's idle connections close as they are dropped here.
@@ -187,10 +192,11 @@ fn connector(generation: u64, tls: &Arc<rustls::ClientConfig>) -> HttpsConnector
                     connector: connector.clone(),
                     idle: Vec::new(),
                 });
-                connector
+                Some(connector)
             }
         }
-    })
+    });
+    kept.ok().flatten().unwrap_or_else(|| build_connector(tls))
 }
 
 fn build_connector(tls: &Arc<rustls::ClientConfig>) -> HttpsConnector<HttpConnector> {
