@@ -24,7 +24,7 @@ def median(size, setup, key):
 
 
 def round_ratios(size, setup):
-    """hookguard's req/s over the peer's, round by round: the two ran a minute apart, so a drift in the
+    """hookguard's req/s over the peer's, round by round: the two ran back to back, so a drift in the
     shared machine's speed between rounds cancels out of each ratio."""
     hookguard = {r["round"]: float(r["rps"]) for r in rows[(size, "hookguard")]}
     return sorted(hookguard[r["round"]] / float(r["rps"])
@@ -125,9 +125,10 @@ Written by `bench/run.sh`; every figure below comes from one run of it.
 - Software: {versions}.
 - Load: `wrk -t2 -c{connections} -d{seconds}s --latency`, POSTing a signed DriveWidget request
   (`X-DriveWidget-Signature: sha256=<hex>`), {rounds} round(s). The setups take turns within each round, and
-  each figure is the median over the rounds. A ratio is hookguard's req/s over the peer's within one round
-  (a minute apart), so a drift in this shared machine's speed between rounds cancels out. The table gives
-  the median over the rounds, with the lowest and highest in brackets.
+  each figure is the median over the rounds. hookguard runs right between nginx and nginx + njs, which swap
+  sides every round. A ratio is hookguard's req/s over the peer's within one round (back to back), so a
+  drift in this shared machine's speed between rounds cancels out. The table gives the median over the
+  rounds, with the lowest and highest in brackets.
 - Setups: the app direct; nginx `proxy_pass` with upstream keep-alive; nginx with an njs handler computing the
   HMAC and then proxying; hookguard verifying every request. nginx keeps a buffered access log. hookguard
   writes its log line per request to a file.

@@ -147,11 +147,19 @@ run_case() {
 echo "measuring: ${SECONDS_PER_CASE}s per case, $ROUNDS round(s), $CONNECTIONS connections"
 for round in $(seq 1 "$ROUNDS"); do
   for size in "${SIZES[@]}"; do
-    # The setups take turns within a round, so a noisy neighbour hits them alike.
+    # The setups take turns within a round, so a noisy neighbour hits them alike. hookguard runs right
+    # between its two peers, and the peers swap sides every round, so a drift in the machine's speed
+    # favours neither side of a ratio.
     run_case "$size" direct $APP_PORT "$round"
-    run_case "$size" nginx $NGINX_PORT "$round"
-    run_case "$size" njs $NJS_PORT "$round"
-    run_case "$size" hookguard $HG_PORT "$round"
+    if [ $((round % 2)) = 1 ]; then
+      run_case "$size" nginx $NGINX_PORT "$round"
+      run_case "$size" hookguard $HG_PORT "$round"
+      run_case "$size" njs $NJS_PORT "$round"
+    else
+      run_case "$size" njs $NJS_PORT "$round"
+      run_case "$size" hookguard $HG_PORT "$round"
+      run_case "$size" nginx $NGINX_PORT "$round"
+    fi
   done
 done
 PEAK_RSS=$(rss_kib $HG_PID VmHWM)
