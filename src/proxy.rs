@@ -683,7 +683,9 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// The dedup key, namespaced per route: the delivery id where the signature covers it, otherwise a
-/// digest of what was verified and is forwarded (the query the app sees, and the body).
+/// digest of what the signature covers and is forwarded: the body, and the query only where the
+/// scheme signs the URL (or, on a token route, where nothing is signed and the query is the content).
+/// A query outside the signature must not count, or `?r=1` would make a replay look new.
 fn dedup_key(
     route: &Route,
     parts: &Parts,
@@ -693,12 +695,14 @@ fn dedup_key(
     if let Some(id) = route.verifier.signed_delivery_id(&parts.headers) {
         return format!("hookguard:{}:id:{id}", route.name);
     }
-    let query = match rewritten_query {
-        Some(rewritten) => rewritten.as_deref(),
-        None => parts.uri.query(),
-    };
     let mut digest = Sha256::new();
-    digest.update(query.unwrap_or("").as_bytes());
+    if route.verifier.covers_query() {
+        let query = match rewritten_query {
+            Some(rewritten) => rewritten.as_deref(),
+            None => parts.uri.query(),
+        };
+        digest.update(query.unwrap_or("").as_bytes());
+    }
     digest.update([0]);
     for chunk in body.chunks() {
         digest.update(chunk);

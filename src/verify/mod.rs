@@ -224,6 +224,17 @@ impl Verifier {
         headers.get(name)?.to_str().ok().map(str::to_string)
     }
 
+    /// Whether the signature covers the request's query (a scheme that signs the URL). Where it does
+    /// not, whoever replays a captured delivery can change the query freely, so nothing decided about
+    /// the delivery (its dedup key) may depend on it. A token covers nothing of the request, so on a
+    /// token route the query counts as the content.
+    pub fn covers_query(&self) -> bool {
+        match self {
+            Verifier::Signature(v) => v.scheme.template.needs_url(),
+            Verifier::Token(_) => true,
+        }
+    }
+
     /// The query the app should see when it differs from the request's: a query token is a
     /// credential and is removed. `None`: forward the query unchanged.
     pub fn rewritten_query(&self, query: Option<&str>) -> Option<Option<String>> {

@@ -9,6 +9,7 @@ mod limits;
 mod ops;
 mod presets;
 mod properties;
+mod redteam;
 mod replay;
 mod slow;
 mod support;
