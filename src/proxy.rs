@@ -419,10 +419,13 @@ impl Proxy {
             }
         }
         if let Some(events) = &route.events {
-            let event = route
+            let Some(event) = route
                 .event_field
-                .and_then(|field| field.read(&parts.headers, &body));
-            if !event.is_some_and(|event| events.contains(&event)) {
+                .and_then(|field| field.read(&parts.headers, &body))
+            else {
+                return Handled::refused(Refusal::EventTypeMissing).with_delivery(delivery);
+            };
+            if !events.contains(&event) {
                 return Handled::answered(
                     "ignored_event",
                     "application/json",

@@ -28,6 +28,9 @@ pub enum Refusal {
     /// The body did not arrive within `limits.body_timeout`.
     BodyTimeout,
     InvalidSignature(Rejection),
+    /// A route with `events` got a verified delivery whose event type cannot be read. Answering 200
+    /// `ignored` would lose it in silence; a non-2xx shows in the sender's delivery log.
+    EventTypeMissing,
     UpstreamUnreachable,
     UpstreamFailed,
     /// The app did not answer within `limits.upstream_timeout`.
@@ -52,6 +55,7 @@ impl Refusal {
             Refusal::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Refusal::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
+            Refusal::EventTypeMissing => StatusCode::UNPROCESSABLE_ENTITY,
             Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => StatusCode::BAD_GATEWAY,
             Refusal::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Refusal::DuplicateInFlight => StatusCode::CONFLICT,
@@ -72,6 +76,7 @@ impl Refusal {
             Refusal::BodyUnreadable => "body_unreadable",
             Refusal::BodyTimeout => "body_timeout",
             Refusal::InvalidSignature(why) => why.as_str(),
+            Refusal::EventTypeMissing => "event_type_missing",
             Refusal::UpstreamUnreachable => "upstream_unreachable",
             Refusal::UpstreamFailed => "upstream_failed",
             Refusal::UpstreamTimeout => "upstream_timeout",
@@ -94,6 +99,7 @@ impl Refusal {
             Refusal::BodyUnreadable => "unreadable body",
             Refusal::BodyTimeout => "request body timeout",
             Refusal::InvalidSignature(_) => "invalid signature",
+            Refusal::EventTypeMissing => "event type missing",
             Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => "bad gateway",
             Refusal::UpstreamTimeout => "gateway timeout",
             Refusal::DuplicateInFlight => "delivery in progress",

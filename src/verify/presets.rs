@@ -205,11 +205,12 @@ pub const PRESETS: &[Preset] = &[
     // the common `sha256=` prefix is accepted as well as bare hex.
     preset("x-signature", "Form widget: X-Signature: <hex HMAC-SHA256 of the body>; sha256= prefix also accepted",
         SignatureSpec { headers: sig!("X-Signature"), format: Format::Whole(&["sha256=", ""]), ..BODY_HMAC }),
-    // Filedgr docs, "Webhook Security: Signature Verification" (seeds/004).
+    // Filedgr docs, "Webhook Security: Signature Verification" (seeds/004). The event type and id are
+    // read from the signed body's `eventType` and `eventId`, not the unsigned X-Filedgr-Event-* headers.
     with_event(
         preset("filedgr", "Filedgr: X-Filedgr-Signature: <hex HMAC-SHA256 of the body>",
             SignatureSpec { headers: sig!("X-Filedgr-Signature"), ..BODY_HMAC }),
-        Field::Header("X-Filedgr-Event-Type"), Some(Field::Header("X-Filedgr-Event-ID"))),
+        Field::Json("/eventType"), Some(Field::Json("/eventId"))),
     // Uploadcare REST API reference, "Webhooks: Signed webhooks" (seeds/003).
     with_event(
         preset("uploadcare", "Uploadcare: X-Uc-Signature: v1=<hex HMAC-SHA256 of the body>",
@@ -740,7 +741,7 @@ impl Preset {
 /// The README's preset table, generated from the rows so the two cannot drift apart.
 pub fn markdown_table() -> String {
     let mut out = String::from(
-        "| preset | signature | signed content | timestamp, tolerance | methods | handshake |\n|---|---|---|---|---|---|\n",
+        "| preset | signature | signed content | timestamp, tolerance | event type; delivery id | methods | handshake |\n|---|---|---|---|---|---|---|\n",
     );
     for preset in PRESETS {
         let methods: Vec<&str> = preset.methods.iter().map(Method::as_str).collect();
@@ -758,13 +759,51 @@ pub fn markdown_table() -> String {
             ),
             Spec::Signature(spec) => describe(spec),
         };
+        let fields = format!(
+            "{}; {}",
+            describe_field(preset.event, &preset.spec),
+            describe_field(preset.delivery_id, &preset.spec)
+        );
         out.push_str(&format!(
-            "| `{}` | {signature} | {content} | {timestamp} | {} | {handshake} |\n",
+            "| `{}` | {signature} | {content} | {timestamp} | {fields} | {} | {handshake} |\n",
             preset.name,
             methods.join(", ")
         ));
     }
     out
+}
+
+/// Where a field is read, and whether the signature covers it: an unsigned value can be changed by
+/// whoever replays a captured delivery, so the table says so wherever a decision could rest on one.
+fn describe_field(field: Option<Field>, spec: &Spec) -> String {
+    let signed = |field: Field| match (field, spec) {
+        (_, Spec::HeaderToken(_)) => false,
+        // Twilio's form fields are signed, and a JSON body is covered by `bodySHA256`.
+        (Field::Json(_), Spec::Signature(spec)) => {
+            spec.template.contains("{body}") || spec.body_sha256_param.is_some()
+        }
+        (Field::Header(name), Spec::Signature(spec)) => {
+            spec.template.contains("{id}")
+                && spec
+                    .headers
+                    .iter()
+                    .any(|set| set.id.is_some_and(|id| id.eq_ignore_ascii_case(name)))
+        }
+    };
+    match field {
+        None => "—".to_string(),
+        Some(field) => {
+            let place = match field {
+                Field::Header(name) => format!("`{name}`"),
+                Field::Json(pointer) => format!("body `{pointer}`"),
+            };
+            if signed(field) {
+                place
+            } else {
+                format!("{place} (unsigned)")
+            }
+        }
+    }
 }
 
 fn describe(spec: &SignatureSpec) -> (String, String, String) {

@@ -62,3 +62,83 @@ async fn on_a_token_route_the_query_is_the_delivery() {
     let seen: Vec<String> = app.take().into_iter().map(|r| r.target).collect();
     assert_eq!(seen, ["/files?file=a", "/files?file=b"]);
 }
+
+fn filter_config(app: &App) -> String {
+    format!(
+        "listen: 127.0.0.1:0
+upstream: {url}
+routes:
+  - path: /filedgr
+    provider: filedgr
+    secrets: [{{value: {SECRET}}}]
+    events: [vault.created]
+  - path: /gh
+    provider: github
+    secrets: [{{value: {SECRET}}}]
+    events: [push]
+",
+        url = app.url()
+    )
+}
+
+fn filedgr_request(body: &[u8], event_header: Option<&str>) -> Vec<u8> {
+    let mut headers = vec![(
+        "X-Filedgr-Signature".to_string(),
+        hmac_sha256_hex(SECRET.as_bytes(), body),
+    )];
+    if let Some(event) = event_header {
+        headers.push(("X-Filedgr-Event-Type".to_string(), event.to_string()));
+    }
+    http1_request("POST", "/filedgr", &headers, body)
+}
+
+#[tokio::test]
+async fn the_filedgr_filter_reads_the_signed_body_not_the_header() {
+    let app = App::start().await;
+    let proxy = Hookguard::start(&filter_config(&app));
+    let filtered = br#"{"eventType":"vault.accessed","eventId":"evt_1"}"#;
+    let spoofed = send_raw(
+        proxy.addr,
+        &filedgr_request(filtered, Some("vault.created")),
+    )
+    .await;
+    assert_eq!(spoofed.status, 200);
+    assert_eq!(
+        spoofed.body_text(),
+        r#"{"ignored":"event type not forwarded"}"#
+    );
+    assert!(
+        app.take().is_empty(),
+        "an allowed header does not pass a filtered body"
+    );
+
+    let allowed = br#"{"eventType":"vault.created","eventId":"evt_2"}"#;
+    let bare = send_raw(proxy.addr, &filedgr_request(allowed, None)).await;
+    assert_eq!(bare.status, APP_STATUS, "the header is not needed");
+    assert_eq!(app.take().len(), 1);
+}
+
+#[tokio::test]
+async fn a_delivery_whose_event_type_cannot_be_read_is_not_answered_2xx() {
+    let app = App::start().await;
+    let proxy = Hookguard::start(&filter_config(&app));
+    let untyped = br#"{"eventId":"evt_3"}"#;
+    let response = send_raw(proxy.addr, &filedgr_request(untyped, Some("vault.created"))).await;
+    assert_eq!(
+        response.status, 422,
+        "the sender records a failure, not a success"
+    );
+    assert_eq!(response.body_text(), r#"{"error":"event type missing"}"#);
+    let line = proxy.wait_for_log("reason=event_type_missing");
+    assert!(line.contains("route=/filedgr"), "{line}");
+
+    // GitHub puts the type only in an unsigned header; without it, the same answer.
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let headers = vec![(
+        "X-Hub-Signature-256".to_string(),
+        format!("sha256={}", hmac_sha256_hex(SECRET.as_bytes(), body)),
+    )];
+    let response = send_raw(proxy.addr, &http1_request("POST", "/gh", &headers, body)).await;
+    assert_eq!(response.status, 422);
+    assert!(app.take().is_empty());
+}
