@@ -122,19 +122,98 @@ pub struct Proxy {
     dedup: Store,
 }
 
-/// Counts a request in flight for exactly as long as its handler lives, even if the client leaves.
-struct InFlight<'m>(&'m Metrics);
+/// A request from its first byte to its log line. It counts the request in flight for exactly as
+/// long as its handler lives, and if the handler is dropped before it finished (the client left
+/// before the answer), it still writes the log line and counts the request, as status 499: the
+/// delivery may well have reached the app, and that must leave a trace.
+struct Pending<'a> {
+    metrics: &'a Metrics,
+    started: Instant,
+    method: http::Method,
+    /// A clone of the URI shares its bytes; the path is read from it for the log line.
+    uri: Uri,
+    peer: IpAddr,
+    /// Set as soon as the route is known, so an abandoned request is logged under it.
+    route: Option<&'a Route>,
+    finished: bool,
+}
 
-impl<'m> InFlight<'m> {
-    fn enter(metrics: &'m Metrics) -> Self {
+/// nginx's status for a request whose client closed the connection before the answer.
+const CLIENT_CLOSED: u16 = 499;
+
+/// What a request's log line and counters say about how it ended.
+struct Ending<'h> {
+    outcome: &'static str,
+    reason: Option<&'static str>,
+    verification_failed: bool,
+    delivery: Option<&'h str>,
+    status: u16,
+}
+
+impl<'a> Pending<'a> {
+    fn begin(metrics: &'a Metrics, request: &Request<Incoming>, peer: IpAddr) -> Self {
         metrics.in_flight.inc();
-        InFlight(metrics)
+        Pending {
+            metrics,
+            started: Instant::now(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            peer,
+            route: None,
+            finished: false,
+        }
+    }
+
+    /// Writes the request's one log line and counts it.
+    fn finish(&mut self, ending: &Ending<'_>) {
+        self.finished = true;
+        let latency_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let metrics = self.metrics;
+        let route_label = self.route.map_or(&metrics.unmatched_label, |r| &r.label);
+        metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                route: Label::clone(route_label),
+                outcome: ending.outcome,
+                status: ending.status,
+            })
+            .inc();
+        if let (true, Some(reason)) = (ending.verification_failed, ending.reason) {
+            metrics
+                .verification_failures
+                .get_or_create(&FailureLabels {
+                    route: Label::clone(route_label),
+                    reason,
+                })
+                .inc();
+        }
+        tracing::info!(
+            route = %route_label,
+            method = %self.method,
+            path = %self.uri.path(),
+            peer = %self.peer,
+            outcome = %ending.outcome,
+            reason = %ending.reason.unwrap_or("-"),
+            delivery = ending.delivery.unwrap_or("-"),
+            status = ending.status,
+            latency_us,
+            "request"
+        );
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.dec();
+        self.metrics.in_flight.dec();
+        if !self.finished {
+            self.finish(&Ending {
+                outcome: "client_closed",
+                reason: Some("client_closed_request"),
+                verification_failed: false,
+                delivery: None,
+                status: CLIENT_CLOSED,
+            });
+        }
     }
 }
 
@@ -248,20 +327,15 @@ impl Proxy {
         &self.metrics
     }
 
-    /// Serves one request and writes its one log line.
+    /// Serves one request and writes its one log line, even if the client leaves before the answer.
     pub async fn handle(
         &self,
         request: Request<Incoming>,
         conn: &ConnectionInfo,
     ) -> Response<ProxyBody> {
-        let _in_flight = InFlight::enter(&self.metrics);
-        let started = Instant::now();
         let live = self.live.load_full();
-        let method = request.method().clone();
-        // A clone of the URI shares its bytes; the path is read from it for the log line.
-        let uri = request.uri().clone();
-        let (route, handled) = self.process(&live, request, conn).await;
-        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let mut pending = Pending::begin(&self.metrics, &request, conn.peer.ip());
+        let handled = self.process(&live, request, conn, &mut pending.route).await;
         let response = match handled.result {
             Ok(response) => response,
             Err(refusal) => refusal.into_response().map(Either::Left),
@@ -270,61 +344,40 @@ impl Proxy {
             id.truncate(MAX_LOGGED_DELIVERY_ID);
             id
         });
-        let route_label = route.map_or(&self.metrics.unmatched_label, |r| &r.label);
-        let status = response.status().as_u16();
-        self.metrics
-            .requests
-            .get_or_create(&RequestLabels {
-                route: Label::clone(route_label),
-                outcome: handled.outcome,
-                status,
-            })
-            .inc();
-        if let (true, Some(reason)) = (handled.verification_failed, handled.reason) {
-            self.metrics
-                .verification_failures
-                .get_or_create(&FailureLabels {
-                    route: Label::clone(route_label),
-                    reason,
-                })
-                .inc();
-        }
-        tracing::info!(
-            route = %route_label,
-            %method,
-            path = %uri.path(),
-            peer = %conn.peer.ip(),
-            outcome = %handled.outcome,
-            reason = %handled.reason.unwrap_or("-"),
-            delivery = delivery.as_deref().unwrap_or("-"),
-            status,
-            latency_us,
-            "request"
-        );
+        pending.finish(&Ending {
+            outcome: handled.outcome,
+            reason: handled.reason,
+            verification_failed: handled.verification_failed,
+            delivery: delivery.as_deref(),
+            status: response.status().as_u16(),
+        });
         response
     }
 
+    /// Runs the pipeline; `route_found` is set as soon as the route is known, before anything is
+    /// awaited, so that a request abandoned midway is still logged under its route.
     async fn process<'l>(
         &self,
         live: &'l Live,
         request: Request<Incoming>,
         conn: &ConnectionInfo,
-    ) -> (Option<&'l Route>, Handled) {
+        route_found: &mut Option<&'l Route>,
+    ) -> Handled {
         let (parts, body) = request.into_parts();
         if has_ambiguous_length(&parts, conn) {
-            return (None, Handled::refused(Refusal::AmbiguousLength));
+            return Handled::refused(Refusal::AmbiguousLength);
         }
         match routing::lookup(&live.config.routes, |r| &r.pattern, parts.uri.path()) {
-            Err(why) => (None, Handled::refused(Refusal::NonCanonicalPath(why))),
-            Ok(Some(route)) => (
-                Some(route),
+            Err(why) => Handled::refused(Refusal::NonCanonicalPath(why)),
+            Ok(Some(route)) => {
+                *route_found = Some(route);
                 self.verify_and_forward(live, route, parts, body, conn)
-                    .await,
-            ),
-            Ok(None) if live.config.unmatched == Unmatched::Reject => {
-                (None, Handled::refused(Refusal::NoRoute))
+                    .await
             }
-            Ok(None) => (None, self.forward_unmatched(live, parts, body, conn).await),
+            Ok(None) if live.config.unmatched == Unmatched::Reject => {
+                Handled::refused(Refusal::NoRoute)
+            }
+            Ok(None) => self.forward_unmatched(live, parts, body, conn).await,
         }
     }
 

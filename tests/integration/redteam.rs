@@ -2,7 +2,10 @@
 //! dodged dedup through the query, event filters read from unsigned headers, clients that left
 //! without a trace, and HTTP/1.1 framing leftovers.
 
-use crate::support::{hmac_sha256_hex, http1_request, send_raw, App, Hookguard, APP_STATUS};
+use crate::support::{
+    github_config, github_headers, hmac_sha256_hex, http1_request, send_raw, App, Hookguard,
+    APP_STATUS,
+};
 
 const SECRET: &str = "red-team-secret";
 
@@ -141,4 +144,42 @@ async fn a_delivery_whose_event_type_cannot_be_read_is_not_answered_2xx() {
     let response = send_raw(proxy.addr, &http1_request("POST", "/gh", &headers, body)).await;
     assert_eq!(response.status, 422);
     assert!(app.take().is_empty());
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_before_the_answer_is_logged_and_counted_as_499() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = App::start().await;
+    let admin = "admin: 127.0.0.1:0";
+    let proxy = Hookguard::start(&github_config(&app, SECRET, admin, ""));
+    let body = br#"{"slow":true}"#;
+    let headers = github_headers(SECRET, body, &[("X-Test-Delay-Ms", "1500")]);
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr)
+        .await
+        .expect("connect");
+    stream
+        .write_all(&http1_request("POST", "/gh", &headers, body))
+        .await
+        .expect("write");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    drop(stream);
+
+    let line = proxy.wait_for_log("status=499");
+    for field in [
+        "route=/gh",
+        "outcome=client_closed",
+        "reason=client_closed_request",
+    ] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
+    assert_eq!(
+        proxy
+            .metric(r#"hookguard_requests_total{route="/gh",outcome="client_closed",status="499"}"#)
+            .await,
+        Some(1.0)
+    );
+    assert_eq!(
+        proxy.metric("hookguard_requests_in_flight").await,
+        Some(0.0)
+    );
 }
