@@ -364,8 +364,8 @@ impl Proxy {
         route_found: &mut Option<&'l Route>,
     ) -> Handled {
         let (parts, body) = request.into_parts();
-        if has_ambiguous_length(&parts, conn) {
-            return Handled::refused(Refusal::AmbiguousLength);
+        if let Err(refusal) = check_framing(&parts, conn) {
+            return Handled::refused(refusal);
         }
         match routing::lookup(&live.config.routes, |r| &r.pattern, parts.uri.path()) {
             Err(why) => Handled::refused(Refusal::NonCanonicalPath(why)),
@@ -633,6 +633,30 @@ fn has_ambiguous_length(parts: &Parts, conn: &ConnectionInfo) -> bool {
     both_present || tracked
 }
 
+/// The most header fields the app is sent, the same as hookguard accepts from a client.
+pub const MAX_HEADER_FIELDS: usize = 100;
+/// The most fields hookguard may add to a request: Host (from HTTP/2's `:authority`),
+/// Content-Length (for a chunked body), the five forwarding headers and its mark.
+const ADDED_HEADER_FIELDS: usize = 8;
+
+/// The head checks that come before routing: one unambiguous length, exactly one Host where
+/// HTTP/1.1 requires it, and room for hookguard's own fields within the app's field limit.
+fn check_framing(parts: &Parts, conn: &ConnectionInfo) -> Result<(), Refusal> {
+    if has_ambiguous_length(parts, conn) {
+        return Err(Refusal::AmbiguousLength);
+    }
+    let hosts = parts.headers.get_all(header::HOST).iter().count();
+    if hosts > 1 || (hosts == 0 && parts.version == Version::HTTP_11) {
+        return Err(Refusal::BadHost {
+            repeated: hosts > 1,
+        });
+    }
+    if parts.headers.len() > MAX_HEADER_FIELDS - ADDED_HEADER_FIELDS {
+        return Err(Refusal::TooManyHeaderFields);
+    }
+    Ok(())
+}
+
 /// A declared length over the limit is refused before a byte of the body is read.
 fn refuse_declared_oversize(headers: &HeaderMap, max_body: u64) -> Result<(), Refusal> {
     let declared = headers
@@ -807,11 +831,16 @@ fn joined(headers: &HeaderMap, name: &HeaderName) -> String {
     values.join(", ")
 }
 
-/// Whether a request header must not reach the app: hop-by-hop, listed in Connection, a forwarding
-/// header hookguard replaces, or hookguard's own namespace, in either `-` or `_` spelling.
+/// Framing fields hookguard sets itself. Only their `_` spellings reach `is_dropped`: the real names
+/// are removed first.
+const FRAMING_HEADERS: [&str; 2] = ["content-length", "expect"];
+
+/// Whether a request header must not reach the app: hop-by-hop, framing, listed in Connection, a
+/// forwarding header hookguard replaces, or hookguard's own namespace, in either `-` or `_` spelling.
 fn is_dropped(name: &HeaderName, listed: &[String]) -> bool {
     let folded = folded_name(name);
     HOP_BY_HOP.contains(&folded.as_ref())
+        || FRAMING_HEADERS.contains(&folded.as_ref())
         || FORWARDING_HEADERS.contains(&folded.as_ref())
         || folded.starts_with(RESERVED_PREFIX)
         || listed.iter().any(|l| l == name.as_str())
@@ -983,6 +1012,8 @@ mod tests {
             ("proxy-connection", "keep-alive"),
             ("expect", "100-continue"),
             ("content-length", "999"),
+            ("content_length", "999"),
+            ("transfer_encoding", "chunked"),
             ("x-forwarded-for", "1.2.3.4"),
             ("x_forwarded_for", "1.2.3.4"),
             ("forwarded", "for=1.2.3.4"),
@@ -1012,6 +1043,8 @@ mod tests {
             "upgrade",
             "proxy-connection",
             "expect",
+            "content_length",
+            "transfer_encoding",
             "x_forwarded_for",
             "x_hookguard_route",
             "x-hookguard-shadow",

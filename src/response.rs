@@ -13,6 +13,12 @@ pub enum Refusal {
     NonCanonicalPath(NonCanonical),
     /// Content-Length together with Transfer-Encoding: the classic request-smuggling shape.
     AmbiguousLength,
+    /// An HTTP/1.1 request without a Host, or any request with more than one (RFC 9112 §3.2).
+    BadHost {
+        repeated: bool,
+    },
+    /// More header fields than can reach the app once hookguard's own are added.
+    TooManyHeaderFields,
     NoRoute,
     MethodNotAllowed {
         allow: HeaderValue,
@@ -45,9 +51,11 @@ impl Refusal {
     /// The one place statuses are decided; no `_` arm, so a new refusal must be placed here.
     pub fn status(&self) -> StatusCode {
         match self {
-            Refusal::NonCanonicalPath(_) | Refusal::AmbiguousLength | Refusal::BodyUnreadable => {
-                StatusCode::BAD_REQUEST
-            }
+            Refusal::NonCanonicalPath(_)
+            | Refusal::AmbiguousLength
+            | Refusal::BadHost { .. }
+            | Refusal::BodyUnreadable => StatusCode::BAD_REQUEST,
+            Refusal::TooManyHeaderFields => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Refusal::NoRoute => StatusCode::NOT_FOUND,
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::AddressNotAllowed => StatusCode::FORBIDDEN,
@@ -68,6 +76,9 @@ impl Refusal {
         match self {
             Refusal::NonCanonicalPath(why) => why.as_str(),
             Refusal::AmbiguousLength => "content_length_with_transfer_encoding",
+            Refusal::BadHost { repeated: false } => "missing_host",
+            Refusal::BadHost { repeated: true } => "repeated_host",
+            Refusal::TooManyHeaderFields => "too_many_header_fields",
             Refusal::NoRoute => "no_route",
             Refusal::MethodNotAllowed { .. } => "method_not_allowed",
             Refusal::AddressNotAllowed => "address_not_allowed",
@@ -91,6 +102,8 @@ impl Refusal {
         match self {
             Refusal::NonCanonicalPath(_) => "non-canonical path",
             Refusal::AmbiguousLength => "content-length with transfer-encoding",
+            Refusal::BadHost { .. } => "missing or repeated host",
+            Refusal::TooManyHeaderFields => "too many header fields",
             Refusal::NoRoute => "no route",
             Refusal::MethodNotAllowed { .. } => "method not allowed",
             Refusal::AddressNotAllowed => "forbidden",

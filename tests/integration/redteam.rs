@@ -183,3 +183,100 @@ async fn a_client_that_leaves_before_the_answer_is_logged_and_counted_as_499() {
         Some(0.0)
     );
 }
+
+fn raw_head(request_line: &str, fields: &[String], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{request_line}\r\n");
+    for field in fields {
+        out.push_str(field);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+fn signed_fields(body: &[u8]) -> Vec<String> {
+    vec![
+        format!(
+            "X-Hub-Signature-256: sha256={}",
+            hmac_sha256_hex(SECRET.as_bytes(), body)
+        ),
+        format!("Content-Length: {}", body.len()),
+        "Connection: close".to_string(),
+    ]
+}
+
+#[tokio::test]
+async fn framing_leftovers_are_refused_or_dropped_consistently() {
+    let app = App::start().await;
+    let proxy = Hookguard::start(&github_config(&app, SECRET, "", "    name: gh"));
+    let body = br#"{"framing":1}"#;
+    let host = "Host: hooks.example.test".to_string();
+
+    // An underscore Content_Length goes the way Transfer_Encoding always went.
+    let mut fields = signed_fields(body);
+    fields.extend([
+        host.clone(),
+        "Content_Length: 999".to_string(),
+        "Transfer_Encoding: chunked".to_string(),
+        "Expect_: x".to_string(),
+    ]);
+    let response = send_raw(proxy.addr, &raw_head("POST /gh HTTP/1.1", &fields, body)).await;
+    assert_eq!(response.status, APP_STATUS);
+    let received = app.take();
+    let headers = &received[0].headers;
+    assert!(!headers.contains_key("content_length"), "{headers:?}");
+    assert!(!headers.contains_key("transfer_encoding"), "{headers:?}");
+    assert_eq!(headers["content-length"], body.len().to_string().as_str());
+
+    // HTTP/1.1 needs exactly one Host; HTTP/1.0 may have none.
+    let cases: [(&str, Vec<String>, u16, &str); 3] = [
+        ("POST /gh HTTP/1.1", vec![], 400, "missing_host"),
+        (
+            "POST /gh HTTP/1.1",
+            vec![host.clone(), host.clone()],
+            400,
+            "repeated_host",
+        ),
+        ("POST /gh HTTP/1.0", vec![], APP_STATUS, "forwarded"),
+    ];
+    for (line, hosts, status, reason) in cases {
+        let mut fields = signed_fields(body);
+        fields.extend(hosts);
+        let response = send_raw(proxy.addr, &raw_head(line, &fields, body)).await;
+        assert_eq!(response.status, status, "{line} {reason}");
+        proxy.wait_for_log(reason);
+    }
+    assert_eq!(
+        app.take().len(),
+        1,
+        "only the HTTP/1.0 request reached the app"
+    );
+}
+
+#[tokio::test]
+async fn a_request_gets_431_unless_the_app_can_take_it_with_our_fields() {
+    let app = App::start().await;
+    let proxy = Hookguard::start(&github_config(&app, SECRET, "", "    name: gh"));
+    let body = br#"{"fields":92}"#;
+    let with_fields = |total: usize| {
+        let mut fields = signed_fields(body);
+        fields.push("Host: hooks.example.test".to_string());
+        let filler = total - fields.len();
+        fields.extend((0..filler).map(|i| format!("X-Filler-{i}: {i}")));
+        raw_head("POST /gh HTTP/1.1", &fields, body)
+    };
+    let most = send_raw(proxy.addr, &with_fields(92)).await;
+    assert_eq!(most.status, APP_STATUS, "92 fields plus ours reach the app");
+    let received = app.take();
+    assert!(
+        received[0].headers.len() <= 100,
+        "{}",
+        received[0].headers.len()
+    );
+    let over = send_raw(proxy.addr, &with_fields(93)).await;
+    assert_eq!(over.status, 431);
+    assert_eq!(over.body_text(), r#"{"error":"too many header fields"}"#);
+    assert!(app.take().is_empty());
+}
