@@ -1,7 +1,7 @@
 //! hookguard: a reverse proxy that forwards only webhooks whose signatures check out.
 //!
-//! A request travels: accept -> canonical path -> route -> method -> body bound -> verify -> forward ->
-//! relay. Anything that fails a step is answered by hookguard itself and never reaches the app.
+//! A request travels: accept -> admit (framing, canonical path, route, method, address, rate, size) ->
+//! handshake -> precheck -> read body -> verify -> filter event -> claim -> deliver -> settle -> record. Anything that fails a step is answered by hookguard itself and never reaches the app.
 //!
 //! # Layout
 //! - [`config`]: YAML -> validated [`config::Config`], with every doubt refused at load time.
@@ -10,7 +10,8 @@
 //! - [`ratelimit`]: per-client token buckets.
 //! - [`dedup`]: replay protection, in memory or in Redis shared by replicas.
 //! - [`verify`]: pure signature verification: schemes, presets and prepared keys. No I/O.
-//! - [`proxy`]: the per-request pipeline and the header rules for what reaches the app.
+//! - [`proxy`]: the per-request pipeline as named phases, the per-request context and record, and the
+//!   header rules for what reaches the app.
 //! - [`upstream`]: each worker's keep-alive connections to the app.
 //! - [`response`]: every refusal and its status, in one exhaustive match.
 //! - [`smuggling`]: spots HTTP/1.1 heads carrying both Content-Length and Transfer-Encoding, which

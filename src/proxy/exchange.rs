@@ -1,0 +1,331 @@
+//! One request's context as the phases fill it in (route, client, clock, delivery id, event type),
+//! how a request can end (`Outcome`, `Finished`), and the record its log line and metrics are
+//! written from, even when the client leaves midway.
+
+use std::net::IpAddr;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Request, Response, Uri};
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+
+use super::{ConnectionInfo, Live, ProxyBody};
+use crate::clientip;
+use crate::config::Route;
+use crate::metrics::{FailureLabels, Label, Metrics, RequestLabels};
+use crate::response::Refusal;
+use crate::upstream::PooledBody;
+
+/// How a request ended: the `outcome` of its log line and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Verified and relayed to the app; the status is the app's.
+    Forwarded,
+    /// `unmatched: forward`: relayed with no verification.
+    ForwardedUnverified,
+    /// Shadow mode: relayed whatever the verdict, marked with it.
+    Shadow,
+    /// A setup challenge hookguard answered itself.
+    Handshake,
+    /// Verified, but its event type is not in the route's `events`.
+    IgnoredEvent,
+    /// A delivery the app already took.
+    Duplicate,
+    /// Answered with a refusal; the reason says which.
+    Refused,
+    /// The client left before hookguard answered.
+    ClientClosed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Forwarded => "forwarded",
+            Outcome::ForwardedUnverified => "forwarded_unverified",
+            Outcome::Shadow => "shadow",
+            Outcome::Handshake => "handshake",
+            Outcome::IgnoredEvent => "ignored_event",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Refused => "refused",
+            Outcome::ClientClosed => "client_closed",
+        }
+    }
+}
+
+/// A final answer. A phase that returns one ends the pipeline.
+pub struct Finished {
+    pub result: Result<Response<ProxyBody>, Refusal>,
+    pub outcome: Outcome,
+    /// Why it was refused, or in shadow mode why it would have been.
+    pub reason: Option<&'static str>,
+    /// Set when verification failed, in shadow mode too, for the failures metric.
+    pub verification_failed: bool,
+}
+
+/// Why a phase ended the pipeline early: kept small, since every phase returns it.
+pub enum Stop {
+    Refused(Refusal),
+    /// An answer hookguard gives itself with a 200: a handshake, a filtered event, a duplicate.
+    Answered {
+        outcome: Outcome,
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
+}
+
+impl Stop {
+    pub fn answered(outcome: Outcome, content_type: &'static str, body: Vec<u8>) -> Self {
+        Stop::Answered {
+            outcome,
+            content_type,
+            body,
+        }
+    }
+}
+
+impl From<Stop> for Finished {
+    fn from(stop: Stop) -> Self {
+        match stop {
+            Stop::Refused(refusal) => Finished::refused(refusal),
+            Stop::Answered {
+                outcome,
+                content_type,
+                body,
+            } => Finished::answered(outcome, content_type, body),
+        }
+    }
+}
+
+/// Go on with a `T`, or stop here.
+pub type Step<T = ()> = Result<T, Stop>;
+
+impl Finished {
+    pub fn refused(refusal: Refusal) -> Self {
+        Finished {
+            reason: Some(refusal.reason()),
+            verification_failed: matches!(refusal, Refusal::InvalidSignature(_)),
+            result: Err(refusal),
+            outcome: Outcome::Refused,
+        }
+    }
+
+    /// The app's answer, or why there was none.
+    pub fn relayed(result: Result<Response<PooledBody>, Refusal>, outcome: Outcome) -> Self {
+        match result {
+            Ok(response) => Finished {
+                result: Ok(response.map(Either::Right)),
+                verification_failed: false,
+                outcome,
+                reason: None,
+            },
+            Err(refusal) => Finished::refused(refusal),
+        }
+    }
+
+    /// An answer hookguard gives itself with a 200: a handshake, a filtered event, a duplicate.
+    pub fn answered(outcome: Outcome, content_type: &'static str, body: Vec<u8>) -> Self {
+        let mut response = Response::new(Either::Left(Full::new(Bytes::from(body))));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        Finished {
+            result: Ok(response),
+            verification_failed: false,
+            outcome,
+            reason: None,
+        }
+    }
+}
+
+/// The client behind this request, resolved once per request.
+#[derive(Clone, Copy)]
+pub struct Hop {
+    pub client: IpAddr,
+    /// The peer is a trusted proxy, so its forwarding chain is extended rather than replaced.
+    pub behind_proxy: bool,
+}
+
+impl Hop {
+    pub fn of(conn: &ConnectionInfo, headers: &HeaderMap, trusted: &[clientip::Cidr]) -> Hop {
+        let peer = conn.peer.ip();
+        Hop {
+            client: clientip::client_ip(peer, headers, trusted),
+            behind_proxy: clientip::any_contains(trusted, peer),
+        }
+    }
+}
+
+/// Delivery ids are the sender's, not secrets, but they are client input: bounded before logging.
+const MAX_LOGGED_DELIVERY_ID: usize = 128;
+
+/// The id cut to `MAX_LOGGED_DELIVERY_ID` bytes, on a character boundary.
+fn bounded_for_log(id: &str) -> &str {
+    let mut end = id.len().min(MAX_LOGGED_DELIVERY_ID);
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    &id[..end]
+}
+
+/// nginx's status for a request whose client closed the connection before the answer.
+const CLIENT_CLOSED: u16 = 499;
+
+/// One request from its head to its record. It counts the request in flight for exactly as long as
+/// its handler lives. If the handler is dropped unfinished (the client left before the answer), it
+/// still writes the record, as status 499: the delivery may well have reached the app by then, and
+/// that must leave a trace.
+pub struct Exchange<'a> {
+    pub metrics: &'a Metrics,
+    pub live: &'a Live,
+    pub conn: &'a ConnectionInfo,
+    started: Instant,
+    /// The wall clock that timestamps are judged against, read once.
+    pub now: SystemTime,
+    method: http::Method,
+    /// A clone of the URI shares its bytes; the path is read from it for the record.
+    uri: Uri,
+    /// Set as soon as the route is known, so an abandoned request is recorded under it.
+    pub route: Option<&'a Route>,
+    /// The sender's delivery id, where it is read from a header.
+    pub delivery: Option<String>,
+    /// The event type, where the route's `events` filter read it.
+    pub event: Option<String>,
+    finished: bool,
+}
+
+impl<'a> Exchange<'a> {
+    pub fn begin(
+        metrics: &'a Metrics,
+        live: &'a Live,
+        conn: &'a ConnectionInfo,
+        request: &Request<Incoming>,
+    ) -> Self {
+        metrics.in_flight.inc();
+        Exchange {
+            metrics,
+            live,
+            conn,
+            started: Instant::now(),
+            now: SystemTime::now(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            route: None,
+            delivery: None,
+            event: None,
+            finished: false,
+        }
+    }
+
+    /// Turns the pipeline's answer into the response, and writes the record.
+    pub fn finish(&mut self, finished: Finished) -> Response<ProxyBody> {
+        let response = match finished.result {
+            Ok(response) => response,
+            Err(refusal) => refusal.into_response().map(Either::Left),
+        };
+        self.record(
+            finished.outcome,
+            finished.reason,
+            finished.verification_failed,
+            response.status().as_u16(),
+        );
+        response
+    }
+
+    fn record(
+        &mut self,
+        outcome: Outcome,
+        reason: Option<&'static str>,
+        verification_failed: bool,
+        status: u16,
+    ) {
+        self.finished = true;
+        let route = self
+            .route
+            .map_or(&self.metrics.unmatched_label, |r| &r.label);
+        let delivery = self.delivery.as_deref().map(bounded_for_log);
+        let record = Record {
+            route,
+            method: &self.method,
+            path: self.uri.path(),
+            peer: self.conn.peer.ip(),
+            outcome,
+            reason,
+            verification_failed,
+            delivery,
+            event: self.event.as_deref(),
+            status,
+            latency_us: u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        };
+        record.count(self.metrics);
+        record.log();
+    }
+}
+
+impl Drop for Exchange<'_> {
+    fn drop(&mut self) {
+        self.metrics.in_flight.dec();
+        if !self.finished {
+            self.record(
+                Outcome::ClientClosed,
+                Some("client_closed_request"),
+                false,
+                CLIENT_CLOSED,
+            );
+        }
+    }
+}
+
+/// What is known of a request once it ended: the one source of its log line and its metrics, and
+/// later of an admin journal.
+pub struct Record<'e> {
+    pub route: &'e Label,
+    pub method: &'e http::Method,
+    pub path: &'e str,
+    pub peer: IpAddr,
+    pub outcome: Outcome,
+    pub reason: Option<&'static str>,
+    pub verification_failed: bool,
+    pub delivery: Option<&'e str>,
+    pub event: Option<&'e str>,
+    pub status: u16,
+    pub latency_us: u64,
+}
+
+impl Record<'_> {
+    fn count(&self, metrics: &Metrics) {
+        metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                route: Label::clone(self.route),
+                outcome: self.outcome.as_str(),
+                status: self.status,
+            })
+            .inc();
+        if let (true, Some(reason)) = (self.verification_failed, self.reason) {
+            metrics
+                .verification_failures
+                .get_or_create(&FailureLabels {
+                    route: Label::clone(self.route),
+                    reason,
+                })
+                .inc();
+        }
+    }
+
+    fn log(&self) {
+        tracing::info!(
+            route = %self.route,
+            method = %self.method,
+            path = %self.path,
+            peer = %self.peer,
+            outcome = %self.outcome.as_str(),
+            reason = %self.reason.unwrap_or("-"),
+            delivery = self.delivery.unwrap_or("-"),
+            status = self.status,
+            latency_us = self.latency_us,
+            "request"
+        );
+    }
+}

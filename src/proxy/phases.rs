@@ -1,0 +1,493 @@
+//! The request pipeline as named phases: admit, handshake, precheck, read body, verify, filter
+//! event, claim, deliver, settle. Each phase returns a `Step`: go on, or a final answer. A verified
+//! route runs them all; `unmatched: forward` runs the same pipeline with no verification.
+
+use std::time::Duration;
+
+use http::header::{self, HeaderValue};
+use http::request::Parts;
+use http::uri::PathAndQuery;
+use http::{Request, Response, Uri, Version};
+use hyper::body::Incoming;
+use sha2::{Digest, Sha256};
+
+use super::body::{read_bounded, refuse_declared_oversize};
+use super::exchange::{Exchange, Finished, Hop, Outcome, Step, Stop};
+use super::headers::{remove_hop_by_hop, rewrite_headers, Mark};
+use super::{ConnectionInfo, Proxy};
+use crate::body::{RawBody, UpstreamBody};
+use crate::config::{Route, Unmatched, Upstream};
+use crate::dedup::Claim;
+use crate::metrics::{Label, RouteLabels};
+use crate::response::Refusal;
+use crate::routing;
+use crate::upstream::{self, PooledBody, UpstreamError};
+use crate::verify::{Field, Rejection, RequestView, Verifier};
+
+/// What verification made of a request on its route.
+#[derive(Clone, Copy)]
+enum Verdict {
+    Verified,
+    /// Shadow mode: forwarded whatever the verdict; `Some` names why it would have been refused.
+    Shadow(Option<&'static str>),
+}
+
+/// Where a request goes and how it is marked: the parts of the upstream request that differ
+/// between a verified route, shadow mode and `unmatched: forward`.
+struct Destination<'r> {
+    upstream: &'r Upstream,
+    label: &'r Label,
+    /// `Some` only when the query changes (a query token removed).
+    query: Option<Option<String>>,
+    mark: Mark<'r>,
+}
+
+/// A dedup claim held while the app has the delivery, settled by its answer.
+struct Held {
+    key: String,
+    token: String,
+    ttl: Duration,
+}
+
+impl Proxy {
+    /// The whole pipeline for one request: the head checks, then the route's phases, or the
+    /// unverified ones for `unmatched: forward`.
+    pub(super) async fn pipeline(
+        &self,
+        exchange: &mut Exchange<'_>,
+        parts: Parts,
+        body: Incoming,
+    ) -> Finished {
+        let outcome = match admit_head(exchange, &parts) {
+            Err(finished) => Err(finished),
+            Ok(Some(route)) => self.route_phases(exchange, route, parts, body).await,
+            Ok(None) => self.unmatched_phases(exchange, parts, body).await,
+        };
+        outcome.unwrap_or_else(Finished::from)
+    }
+
+    async fn route_phases(
+        &self,
+        exchange: &mut Exchange<'_>,
+        route: &Route,
+        parts: Parts,
+        body: Incoming,
+    ) -> Step<Finished> {
+        let hop = admit_on_route(exchange, route, &parts)?;
+        answer_unsigned_handshake(exchange, route, &parts)?;
+        precheck(route, &parts)?;
+        let body = read_body(exchange, body, route.max_body).await?;
+        let verdict = verify(exchange, route, &parts, &body)?;
+        let query = route.verifier.rewritten_query(parts.uri.query());
+        let held = match verdict {
+            // Shadow mode answers nothing itself and records nothing: the app sees it all.
+            Verdict::Shadow(_) => None,
+            Verdict::Verified => {
+                answer_signed_handshake(exchange, route, &body)?;
+                filter_event(exchange, route, &parts, &body)?;
+                self.claim(exchange, route, &parts, query.as_ref(), &body)
+                    .await?
+            }
+        };
+        let mark = match verdict {
+            Verdict::Verified => Mark::Verified(&route.header_value),
+            Verdict::Shadow(reason) => Mark::Shadow(reason.unwrap_or("ok")),
+        };
+        let destination = Destination {
+            upstream: &route.upstream,
+            label: &route.label,
+            query,
+            mark,
+        };
+        let result = self.deliver(exchange, destination, parts, body, hop).await;
+        if let Some(held) = held {
+            self.settle(held, &result).await;
+        }
+        Ok(match verdict {
+            Verdict::Verified => Finished::relayed(result, Outcome::Forwarded),
+            Verdict::Shadow(reason) => {
+                let mut finished = Finished::relayed(result, Outcome::Shadow);
+                finished.verification_failed = reason.is_some();
+                finished.reason = finished.reason.or(reason);
+                finished
+            }
+        })
+    }
+
+    /// `unmatched: forward`: no verification, but the same body bound and header rules.
+    async fn unmatched_phases(
+        &self,
+        exchange: &mut Exchange<'_>,
+        parts: Parts,
+        body: Incoming,
+    ) -> Step<Finished> {
+        let live = exchange.live;
+        let max_body = live.config.max_body;
+        refuse_declared_oversize(&parts.headers, max_body).map_err(Stop::Refused)?;
+        let body = read_body(exchange, body, max_body).await?;
+        let hop = Hop::of(exchange.conn, &parts.headers, &live.config.trusted_proxies);
+        let destination = Destination {
+            upstream: &live.config.upstream,
+            label: &self.metrics.unmatched_label,
+            query: None,
+            mark: Mark::Unverified,
+        };
+        let result = self.deliver(exchange, destination, parts, body, hop).await;
+        Ok(Finished::relayed(result, Outcome::ForwardedUnverified))
+    }
+
+    /// claim: a route with `dedup` takes the delivery's key before the app sees it.
+    async fn claim(
+        &self,
+        exchange: &Exchange<'_>,
+        route: &Route,
+        parts: &Parts,
+        query: Option<&Option<String>>,
+        body: &RawBody,
+    ) -> Step<Option<Held>> {
+        let Some(ttl) = route.dedup_ttl else {
+            return Ok(None);
+        };
+        let key = dedup_key(route, parts, query, body);
+        // Long enough for the app to answer; short enough that a crashed replica's claim does not
+        // block the sender's retries for long.
+        let in_flight = exchange.live.config.limits.upstream_timeout + Duration::from_secs(10);
+        match self.dedup.claim(&key, in_flight).await {
+            Ok(Claim::Claimed(token)) => Ok(Some(Held { key, token, ttl })),
+            Ok(Claim::Duplicate) => Err(Stop::answered(
+                Outcome::Duplicate,
+                "application/json",
+                br#"{"duplicate":true}"#.to_vec(),
+            )),
+            Ok(Claim::InFlight) => Err(Stop::Refused(Refusal::DuplicateInFlight)),
+            Err(error) => {
+                tracing::warn!(%error, "dedup store unreachable; refusing");
+                Err(Stop::Refused(Refusal::DedupUnavailable))
+            }
+        }
+    }
+
+    /// deliver: the one place the upstream request is built and sent.
+    async fn deliver(
+        &self,
+        exchange: &Exchange<'_>,
+        destination: Destination<'_>,
+        parts: Parts,
+        body: RawBody,
+        hop: Hop,
+    ) -> Result<Response<PooledBody>, Refusal> {
+        let request = upstream_request(parts, body, &destination, exchange.conn, hop)?;
+        let live = exchange.live;
+        let started = std::time::Instant::now();
+        let response = tokio::time::timeout(
+            live.config.limits.upstream_timeout,
+            upstream::send(
+                live.generation,
+                &live.config.upstream_tls,
+                destination.upstream,
+                request,
+            ),
+        )
+        .await;
+        self.metrics
+            .upstream_duration
+            .get_or_create(&RouteLabels {
+                route: Label::clone(destination.label),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        // Dropping the timed-out request closes its connection, so the app's late answer is discarded.
+        let response = response
+            .map_err(|_| Refusal::UpstreamTimeout)?
+            .map_err(|error| {
+                tracing::warn!(error = %error, "upstream request failed");
+                match error {
+                    UpstreamError::Unreachable(_) => Refusal::UpstreamUnreachable,
+                    UpstreamError::Failed(_) => Refusal::UpstreamFailed,
+                }
+            })?;
+        let (mut parts, body) = response.into_parts();
+        remove_hop_by_hop(&mut parts.headers);
+        Ok(Response::from_parts(parts, body))
+    }
+
+    /// settle: a 2xx makes the claim the delivery's record for `ttl`; anything else lets it go, so
+    /// the sender's retry goes through.
+    async fn settle(&self, held: Held, result: &Result<Response<PooledBody>, Refusal>) {
+        let taken = matches!(result, Ok(response) if response.status().is_success());
+        let settled = if taken {
+            self.dedup.complete(&held.key, &held.token, held.ttl).await
+        } else {
+            self.dedup.release(&held.key, &held.token).await
+        };
+        if let Err(error) = settled {
+            tracing::warn!(%error, taken, "could not record the delivery's outcome; its claim expires on its own");
+        }
+    }
+}
+
+/// admit, for every request: the head checks, then the route. `None`: no route, and the config
+/// forwards unmatched requests.
+fn admit_head<'a>(exchange: &mut Exchange<'a>, parts: &Parts) -> Step<Option<&'a Route>> {
+    check_framing(parts, exchange.conn).map_err(Stop::Refused)?;
+    let live = exchange.live;
+    match routing::lookup(&live.config.routes, |r| &r.pattern, parts.uri.path()) {
+        Err(why) => Err(Stop::Refused(Refusal::NonCanonicalPath(why))),
+        Ok(Some(route)) => {
+            exchange.route = Some(route);
+            Ok(Some(route))
+        }
+        Ok(None) if live.config.unmatched == Unmatched::Reject => {
+            Err(Stop::Refused(Refusal::NoRoute))
+        }
+        Ok(None) => Ok(None),
+    }
+}
+
+/// admit, on a route: method, client address, rate limit and declared size, all before the body.
+fn admit_on_route(exchange: &Exchange<'_>, route: &Route, parts: &Parts) -> Step<Hop> {
+    if !route.methods.contains(&parts.method) {
+        let allow = HeaderValue::from_str(&route.allow_header())
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        return Err(Stop::Refused(Refusal::MethodNotAllowed { allow }));
+    }
+    let hop = Hop::of(
+        exchange.conn,
+        &parts.headers,
+        &exchange.live.config.trusted_proxies,
+    );
+    if let Some(allowed) = &route.allow_ips {
+        if !crate::clientip::any_contains(allowed, hop.client) {
+            return Err(Stop::Refused(Refusal::AddressNotAllowed));
+        }
+    }
+    if let Some(limiter) = &route.rate_limit {
+        if let Err(retry_after) = limiter.check(hop.client, std::time::Instant::now()) {
+            return Err(Stop::Refused(Refusal::RateLimited { retry_after }));
+        }
+    }
+    refuse_declared_oversize(&parts.headers, route.max_body).map_err(Stop::Refused)?;
+    Ok(hop)
+}
+
+/// handshake: a setup challenge that carries no signature (Dropbox, X) is answered here.
+fn answer_unsigned_handshake(exchange: &Exchange<'_>, route: &Route, parts: &Parts) -> Step {
+    let Verifier::Signature(verifier) = &route.verifier else {
+        return Ok(());
+    };
+    match route
+        .handshake
+        .answer_unsigned(&parts.method, parts.uri.query(), verifier, exchange.now)
+    {
+        Some(answer) => Err(Stop::answered(
+            Outcome::Handshake,
+            answer.content_type,
+            answer.body,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// precheck: what needs no body, so a request without a signature is refused before it is read.
+fn precheck(route: &Route, parts: &Parts) -> Step {
+    match route.verifier.precheck(&parts.headers, parts.uri.query()) {
+        Ok(()) => Ok(()),
+        Err(why) => judge(route, Err(why)).map(|_| ()),
+    }
+}
+
+/// The one place shadow mode is decided: a failure refuses on an enforcing route, and is carried
+/// as the shadow verdict otherwise, so shadow mode sees every request through to the app.
+fn judge(route: &Route, verdict: Result<(), Rejection>) -> Step<Verdict> {
+    match (route.enforce, verdict) {
+        (true, Ok(())) => Ok(Verdict::Verified),
+        (true, Err(why)) => Err(Stop::Refused(Refusal::InvalidSignature(why))),
+        (false, verdict) => Ok(Verdict::Shadow(verdict.err().map(Rejection::as_str))),
+    }
+}
+
+/// read body: whole, within `max_body` and `body_timeout`.
+async fn read_body(exchange: &Exchange<'_>, body: Incoming, max_body: u64) -> Step<RawBody> {
+    read_bounded(body, max_body, exchange.live.config.limits.body_timeout)
+        .await
+        .map_err(Stop::Refused)
+}
+
+/// verify: the route's scheme over the raw bytes.
+fn verify(
+    exchange: &mut Exchange<'_>,
+    route: &Route,
+    parts: &Parts,
+    body: &RawBody,
+) -> Step<Verdict> {
+    let view = RequestView {
+        method: &parts.method,
+        headers: &parts.headers,
+        query: parts.uri.query(),
+        body,
+        public_url: route.public_url.as_deref(),
+        now: exchange.now,
+    };
+    let verdict = route.verifier.verify(&view);
+    // Only a header-borne delivery id is recorded: reading one from the body would mean parsing a
+    // possibly large JSON document per request for a log field.
+    exchange.delivery = route.delivery_id_field.and_then(|field| match field {
+        Field::Header(_) => field.read(&parts.headers, body),
+        Field::Json(_) => None,
+    });
+    judge(route, verdict)
+}
+
+/// handshake, signed: Zoom's `endpoint.url_validation` is answered once it verified.
+fn answer_signed_handshake(exchange: &Exchange<'_>, route: &Route, body: &RawBody) -> Step {
+    let Verifier::Signature(verifier) = &route.verifier else {
+        return Ok(());
+    };
+    match route.handshake.answer_signed(body, verifier, exchange.now) {
+        Some(answer) => Err(Stop::answered(
+            Outcome::Handshake,
+            answer.content_type,
+            answer.body,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// filter event: a route with `events` forwards only those types. A type that cannot be read is
+/// refused, not ignored: a 2xx would tell the sender the delivery was taken.
+fn filter_event(exchange: &mut Exchange<'_>, route: &Route, parts: &Parts, body: &RawBody) -> Step {
+    let Some(events) = &route.events else {
+        return Ok(());
+    };
+    let Some(event) = route
+        .event_field
+        .and_then(|field| field.read(&parts.headers, body))
+    else {
+        return Err(Stop::Refused(Refusal::EventTypeMissing));
+    };
+    let listed = events.contains(&event);
+    exchange.event = Some(event);
+    if listed {
+        Ok(())
+    } else {
+        Err(Stop::answered(
+            Outcome::IgnoredEvent,
+            "application/json",
+            br#"{"ignored":"event type not forwarded"}"#.to_vec(),
+        ))
+    }
+}
+
+/// Both length headers on one request. hyper drops Content-Length from HTTP/1 heads before we see
+/// them, so those are caught by the connection's head tracker; the header check covers HTTP/2.
+fn has_ambiguous_length(parts: &Parts, conn: &ConnectionInfo) -> bool {
+    let both_present = parts.headers.contains_key(header::CONTENT_LENGTH)
+        && parts.headers.contains_key(header::TRANSFER_ENCODING);
+    let tracked = parts.version < Version::HTTP_2 && conn.head_verdicts.next_has_ambiguous_length();
+    both_present || tracked
+}
+
+/// The most header fields the app is sent, the same as hookguard accepts from a client.
+pub const MAX_HEADER_FIELDS: usize = 100;
+/// The most fields hookguard may add to a request: Host (from HTTP/2's `:authority`),
+/// Content-Length (for a chunked body), the five forwarding headers and its mark.
+const ADDED_HEADER_FIELDS: usize = 8;
+
+/// The head checks that come before routing: one unambiguous length, exactly one Host where
+/// HTTP/1.1 requires it, and room for hookguard's own fields within the app's field limit.
+fn check_framing(parts: &Parts, conn: &ConnectionInfo) -> Result<(), Refusal> {
+    if has_ambiguous_length(parts, conn) {
+        return Err(Refusal::AmbiguousLength);
+    }
+    let hosts = parts.headers.get_all(header::HOST).iter().count();
+    if hosts > 1 || (hosts == 0 && parts.version == Version::HTTP_11) {
+        return Err(Refusal::BadHost {
+            repeated: hosts > 1,
+        });
+    }
+    if parts.headers.len() > MAX_HEADER_FIELDS - ADDED_HEADER_FIELDS {
+        return Err(Refusal::TooManyHeaderFields);
+    }
+    Ok(())
+}
+
+/// The dedup key, namespaced per route: the delivery id where the signature covers it, otherwise a
+/// digest of what the signature covers and is forwarded: the body, and the query only where the
+/// scheme signs the URL (or, on a token route, where nothing is signed and the query is the content).
+/// A query outside the signature must not count, or `?r=1` would make a replay look new.
+fn dedup_key(
+    route: &Route,
+    parts: &Parts,
+    rewritten_query: Option<&Option<String>>,
+    body: &RawBody,
+) -> String {
+    if let Some(id) = route.verifier.signed_delivery_id(&parts.headers) {
+        return format!("hookguard:{}:id:{id}", route.name);
+    }
+    let mut digest = Sha256::new();
+    if route.verifier.covers_query() {
+        let query = match rewritten_query {
+            Some(rewritten) => rewritten.as_deref(),
+            None => parts.uri.query(),
+        };
+        digest.update(query.unwrap_or("").as_bytes());
+    }
+    digest.update([0]);
+    for chunk in body.chunks() {
+        digest.update(chunk);
+    }
+    format!(
+        "hookguard:{}:sha256:{}",
+        route.name,
+        hex::encode(digest.finalize())
+    )
+}
+
+/// The request for the app. `rewritten_query` is `Some` only when the query changes (a query token
+/// removed); otherwise the request's own path and query are reused as they are.
+fn upstream_request(
+    mut parts: Parts,
+    body: RawBody,
+    destination: &Destination<'_>,
+    conn: &ConnectionInfo,
+    hop: Hop,
+) -> Result<Request<UpstreamBody>, Refusal> {
+    // The path passed the canonical check and a rewritten query is a subset of the request's own,
+    // so building cannot fail in practice; if it did, the request is refused, not forwarded.
+    let unbuildable = || Refusal::NonCanonicalPath(routing::NonCanonical::NotAbsolute);
+    let path_and_query = match &destination.query {
+        None => parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        Some(query) => {
+            let path = parts.uri.path();
+            let text = match query {
+                Some(query) => format!("{path}?{query}"),
+                None => path.to_string(),
+            };
+            PathAndQuery::try_from(text).map_err(|_| unbuildable())?
+        }
+    };
+    let behind = hop.behind_proxy.then_some(hop.client);
+    rewrite_headers(
+        &mut parts.headers,
+        parts.uri.authority(),
+        &conn.peer_headers,
+        behind,
+        body.len(),
+        destination.mark,
+    );
+    // An HTTP/1.0 request may come without a Host; an HTTP/1.1 app requires one.
+    if !parts.headers.contains_key(header::HOST) {
+        if let Ok(host) = HeaderValue::from_str(destination.upstream.authority.as_str()) {
+            parts.headers.insert(header::HOST, host);
+        }
+    }
+    // Nothing the server side attached to the request is meant for the client side.
+    parts.extensions.clear();
+    // HTTP/1.1 to an origin server names only the path and query.
+    parts.uri = Uri::from(path_and_query);
+    parts.version = Version::HTTP_11;
+    Ok(Request::from_parts(parts, body.into_upstream()))
+}
