@@ -11,6 +11,7 @@ mod presets;
 mod properties;
 mod replay;
 mod slow;
+mod startup;
 mod support;
 mod upstream;
 mod vectors;
