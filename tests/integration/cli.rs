@@ -241,10 +241,8 @@ async fn check_spells_values_as_the_yaml_does_and_shows_each_routes_protections(
     assert!(!stdout.contains("Reject"), "{stdout}");
     assert!(stdout.contains("max_body: 1MiB"), "top level: {stdout}");
     assert!(stdout.contains("max_body: 1KiB"), "route: {stdout}");
-    assert!(
-        !stdout.contains("1048576") && !stdout.contains("1024"),
-        "{stdout}"
-    );
+    // Not "1024" as well: the app's random port may contain it.
+    assert!(!stdout.contains("1048576"), "{stdout}");
     assert!(
         stdout.contains("allow_ips: [192.0.2.0/24, 127.0.0.1/32]  rate_limit: {per_second: 50, burst: 100}  dedup: {ttl: 24h}"),
         "{stdout}"
