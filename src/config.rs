@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::uri::{Authority, Scheme as UriScheme};
 use http::{HeaderName, Method, Uri};
@@ -25,16 +25,20 @@ use crate::verify::{
 const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// How long before a route's last secret stops matching `check` and `run` start to say so.
+const EXPIRY_NOTICE: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// Each message already carries its cause's text, so no variant names a `source`: anyhow's `{:#}`
+/// would print that cause a second time.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("config is not valid YAML for hookguard: {0}")]
-    Syntax(#[from] serde_yaml::Error),
+    Syntax(serde_yaml::Error),
     #[error("{place}: key `{key}`: {message}")]
     Invalid {
         place: String,
@@ -346,13 +350,29 @@ pub struct Config {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let mut config = Config::from_yaml(&text, |name| std::env::var(name).ok())?;
         config.watched_files.insert(0, path.to_path_buf());
         Ok(config)
+    }
+
+    /// The `log.format` the file at `path` asks for, read on its own and leniently, so that a config
+    /// refused for another reason can still have its refusal logged as asked. `None` when the file
+    /// cannot be read or says nothing readable about it.
+    pub fn declared_log_format(path: &Path) -> Option<LogFormat> {
+        #[derive(Deserialize)]
+        struct LogOnly {
+            log: Option<LogFormatOnly>,
+        }
+        #[derive(Deserialize)]
+        struct LogFormatOnly {
+            format: Option<LogFormat>,
+        }
+        let text = std::fs::read_to_string(path).ok()?;
+        serde_yaml::from_str::<LogOnly>(&text).ok()?.log?.format
     }
 
     /// Parses and validates YAML; `env` looks up environment variables, so tests can pass their own.
@@ -360,7 +380,7 @@ impl Config {
         text: &str,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let raw: RawConfig = serde_yaml::from_str(text)?;
+        let raw: RawConfig = serde_yaml::from_str(text).map_err(ConfigError::Syntax)?;
         let top = "top level";
         let listen = raw
             .listen
@@ -530,22 +550,9 @@ impl Config {
             watched_files.extend(raw_route.secrets.iter().filter_map(|s| s.file.clone()));
         }
         for (index, raw_route) in raw.routes.into_iter().enumerate() {
+            let named = raw_route.name.is_some();
             let route = build_route(index, raw_route, &upstream, max_body, &env, &mut warnings)?;
-            let place = format!("route {:?} (routes[{index}])", route.name);
-            if routes.iter().any(|r| r.name == route.name) {
-                return Err(invalid(
-                    &place,
-                    "name",
-                    "another route already has this name",
-                ));
-            }
-            if routes.iter().any(|r| r.pattern == route.pattern) {
-                return Err(invalid(
-                    &place,
-                    "path",
-                    "another route already has this path",
-                ));
-            }
+            refuse_duplicate(&routes, &route, index, named)?;
             routes.push(route);
         }
         let mut upstreams: Vec<&Upstream> = vec![&upstream];
@@ -626,6 +633,12 @@ fn build_route(
             "at least one secret is required",
         ));
     }
+    let not_afters: Vec<Option<SystemTime>> = secrets.iter().map(|(_, end)| *end).collect();
+    warnings.extend(secret_window_warnings(
+        &place,
+        &not_afters,
+        SystemTime::now(),
+    ));
     let key_error =
         |(i, message): (usize, String)| invalid(&place, format!("secrets[{i}]"), message);
 
@@ -880,6 +893,73 @@ fn build_route(
     })
 }
 
+/// Warnings about secrets past their `not_after`: loudest while the route has no secret that still
+/// matches, since such a route refuses every delivery and nothing else at start would show it; also
+/// when its last secret stops matching within [`EXPIRY_NOTICE`], and for each retired secret left.
+fn secret_window_warnings(
+    place: &str,
+    not_afters: &[Option<SystemTime>],
+    now: SystemTime,
+) -> Vec<String> {
+    let expired: Vec<usize> = (0..not_afters.len())
+        .filter(|&i| not_afters[i].is_some_and(|end| end < now))
+        .collect();
+    // A secret without `not_after` never stops matching.
+    let last = not_afters
+        .iter()
+        .copied()
+        .collect::<Option<Vec<SystemTime>>>()
+        .and_then(|ends| ends.into_iter().max());
+    let Some(last) = last else {
+        return expired.iter().map(|i| retired(place, *i)).collect();
+    };
+    let instant = humantime::format_rfc3339_seconds(last);
+    if last < now {
+        vec![format!(
+            "{place}: no active secret: every secret is past its `not_after` (the last at {instant}), so every delivery is refused; add a current secret"
+        )]
+    } else {
+        let mut warnings: Vec<String> = expired.iter().map(|i| retired(place, *i)).collect();
+        if last.duration_since(now).unwrap_or_default() < EXPIRY_NOTICE {
+            warnings.push(format!(
+                "{place}: every secret stops matching by {instant}; add the next one before then"
+            ));
+        }
+        warnings
+    }
+}
+
+fn retired(place: &str, index: usize) -> String {
+    format!("{place}: secrets[{index}] is past its `not_after` and no longer matches; remove it")
+}
+
+/// Paths are compared first: a route without `name` is named by its path, so two such routes on one
+/// path would otherwise be reported as a clash of names nobody wrote.
+fn refuse_duplicate(
+    earlier: &[Route],
+    route: &Route,
+    index: usize,
+    named: bool,
+) -> Result<(), ConfigError> {
+    let place = format!("route {:?} (routes[{index}])", route.name);
+    if earlier.iter().any(|r| r.pattern == route.pattern) {
+        return Err(invalid(
+            &place,
+            "path",
+            "another route already has this path",
+        ));
+    }
+    if earlier.iter().any(|r| r.name == route.name) {
+        let message = if named {
+            "another route already has this name"
+        } else {
+            "this route is named by its path, and another route already has that name; give `name`"
+        };
+        return Err(invalid(&place, "name", message));
+    }
+    Ok(())
+}
+
 /// What a route's `provider` or `verify` resolves to.
 struct Built {
     verifier: Verifier,
@@ -1024,18 +1104,15 @@ fn hmac_scheme(raw: RawHmac) -> Result<Scheme, (&'static str, String)> {
 
 fn load_secret(raw: &RawSecret, env: &impl Fn(&str) -> Option<String>) -> Result<Secret, String> {
     let bytes = match (&raw.env, &raw.file, &raw.value) {
-        (Some(var), None, None) => env(var)
-            .ok_or_else(|| format!("environment variable {var} is not set"))?
-            .into_bytes(),
-        (None, Some(path), None) => {
-            let mut bytes = std::fs::read(path)
-                .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
-            // Files written by `echo` or editors end in a newline that is not part of the secret.
-            while matches!(bytes.last(), Some(b'\n' | b'\r')) {
-                bytes.pop();
-            }
-            bytes
-        }
+        (Some(var), None, None) => without_line_ending(
+            env(var)
+                .ok_or_else(|| format!("environment variable {var} is not set"))?
+                .into_bytes(),
+        ),
+        (None, Some(path), None) => without_line_ending(
+            std::fs::read(path)
+                .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?,
+        ),
         (None, None, Some(value)) => value.clone().into_bytes(),
         _ => return Err("give exactly one of `env`, `file` or `value`".into()),
     };
@@ -1043,6 +1120,19 @@ fn load_secret(raw: &RawSecret, env: &impl Fn(&str) -> Option<String>) -> Result
         return Err("the secret is empty".into());
     }
     Ok(Secret::new(bytes))
+}
+
+/// A secret as stored in an `env` variable or a `file`, less one trailing `\n` or `\r\n`:
+/// `echo` and most editors end what they write with one, and it is not part of the secret. Only one
+/// is removed, so a secret that really ends in a line break can still be written (with two).
+pub fn without_line_ending(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+    }
+    bytes
 }
 
 fn parse_methods(names: &[String]) -> Result<Vec<Method>, String> {
@@ -1330,6 +1420,7 @@ routes:
             (format!("{MINIMAL}    max_body: 1MB\n"), &["max_body", "KiB"]),
             (format!("{MINIMAL}    verify: {{query_token: {{param: t}}}}\n"), &["provider", "not both"]),
             (format!("{MINIMAL}  - path: /webhooks/drivewidget\n    name: second\n    provider: filedgr\n    secrets: [{{env: SECRET_VAR}}]\n"), &["second", "path", "already"]),
+            (format!("{MINIMAL}  - path: /webhooks/drivewidget\n    provider: filedgr\n    secrets: [{{env: SECRET_VAR}}]\n"), &["routes[1]", "`path`", "already has this path"]),
             (format!("{MINIMAL}  - path: /other\n    name: /webhooks/drivewidget\n    provider: filedgr\n    secrets: [{{env: SECRET_VAR}}]\n"), &["routes[1]", "name", "already"]),
             ("upstream: http://x\nroutes: []\n".to_string(), &["routes", "at least one"]),
             (MINIMAL.replace("provider: drivewidget", "verify: {hmac: {header: X-S, algorithm: md5}}"), &["verify.hmac.algorithm", "md5"]),
@@ -1357,6 +1448,44 @@ routes:
             }
         }
         assert!(Config::from_yaml(MINIMAL, no_env).is_err());
+    }
+
+    #[test]
+    fn secrets_past_not_after_are_warned_about() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let day = Duration::from_secs(24 * 3600);
+        let warn = |ends: &[Option<SystemTime>]| secret_window_warnings("route", ends, now);
+        assert!(warn(&[None]).is_empty());
+        assert!(warn(&[Some(now + 30 * day)]).is_empty());
+        let none_active = warn(&[Some(now - day), Some(now - 2 * day)]);
+        assert_eq!(none_active.len(), 1, "{none_active:?}");
+        assert!(none_active[0].contains("no active secret"));
+        let soon = warn(&[Some(now + day)]);
+        assert!(soon[0].contains("stops matching by"), "{soon:?}");
+        let one_retired = warn(&[None, Some(now - day)]);
+        assert_eq!(one_retired.len(), 1);
+        assert!(
+            one_retired[0].contains("secrets[1] is past"),
+            "{one_retired:?}"
+        );
+    }
+
+    #[test]
+    fn one_line_ending_is_trimmed_from_a_secret() {
+        for (stored, secret) in [
+            ("abc", "abc"),
+            ("abc\n", "abc"),
+            ("abc\r\n", "abc"),
+            ("abc\n\n", "abc\n"),
+            ("abc\r", "abc\r"),
+            ("\n", ""),
+        ] {
+            assert_eq!(
+                without_line_ending(stored.as_bytes().to_vec()),
+                secret.as_bytes(),
+                "{stored:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The `hookguard` command: logging, the CLI, and exit codes. The work is in the library.
 
-use std::io::Read;
-use std::path::PathBuf;
+mod cli;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,8 +15,7 @@ use hookguard::config::{Config, LogFormat};
 use hookguard::logformat::LineFormat;
 use hookguard::metrics::Metrics;
 use hookguard::proxy::Proxy;
-use hookguard::verify::presets::{self, Outgoing};
-use hookguard::verify::Secret;
+use hookguard::verify::presets;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -71,8 +71,19 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config } => run(config),
-        Command::Check { config } => check(config),
+        Command::Run { config } => {
+            // `run` reports its own fatal error, in the log format the config asks for.
+            return match run(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    cli::fatal::report(&config, &error);
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Check { config } => Config::load(&config)
+            .map(|config| cli::check::print(&config))
+            .map_err(anyhow::Error::from),
         Command::Providers { markdown: true } => {
             print!("{}", presets::markdown_table());
             Ok(())
@@ -90,14 +101,14 @@ fn main() -> ExitCode {
             method,
             content_type,
             file,
-        } => sign(
-            &provider,
-            &secret_env,
-            url.as_deref(),
-            &method,
-            content_type.as_deref(),
+        } => cli::sign::sign(cli::sign::SignArgs {
+            provider: &provider,
+            secret_env: &secret_env,
+            url: url.as_deref(),
+            method: &method,
+            content_type: content_type.as_deref(),
             file,
-        ),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -121,8 +132,8 @@ fn init_logging(format: LogFormat, level: &str) {
         .init();
 }
 
-fn run(config_path: PathBuf) -> anyhow::Result<()> {
-    let config = Config::load(&config_path)?;
+fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
     init_logging(config.log_format, &config.log_level);
     for warning in &config.warnings {
         tracing::warn!("{warning}");
@@ -165,7 +176,10 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
             tokio::spawn(hookguard::admin::run(admin_listener, Arc::clone(&health)));
         }
         let addr = listener.local_addr().context("listener address")?;
-        tokio::spawn(hookguard::reload::watch(config_path, Arc::clone(&proxy)));
+        tokio::spawn(hookguard::reload::watch(
+            config_path.to_path_buf(),
+            Arc::clone(&proxy),
+        ));
         // The listener is bound, so the kernel already queues connections: ready from here on.
         health.ready.store(true, Ordering::SeqCst);
         tracing::info!(%addr, tls, routes = route_count, "listening");
@@ -203,86 +217,4 @@ async fn shutdown_signal() {
         _ = terminate.recv() => tracing::info!("SIGTERM received"),
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
     }
-}
-
-fn check(config_path: PathBuf) -> anyhow::Result<()> {
-    let config = Config::load(&config_path)?;
-    println!(
-        "listen {}  upstream {}  unmatched {:?}",
-        config.listen, config.upstream, config.unmatched
-    );
-    for route in &config.routes {
-        let mut notes = Vec::new();
-        if !route.enforce {
-            notes.push("SHADOW (not enforced)".to_string());
-        }
-        if let Some(events) = &route.events {
-            notes.push(format!("events {}", events.join(",")));
-        }
-        if let Some(url) = &route.public_url {
-            notes.push(format!("public_url {url}"));
-        }
-        println!(
-            "route {:?}: {} -> {}  scheme {}  methods {}  secrets {}  max_body {}{}{}",
-            route.name,
-            route.pattern,
-            route.upstream,
-            route.scheme_label,
-            route.allow_header(),
-            route.secret_count,
-            route.max_body,
-            if notes.is_empty() { "" } else { "  " },
-            notes.join("  "),
-        );
-    }
-    for warning in &config.warnings {
-        eprintln!("warning: {warning}");
-    }
-    println!("ok: {} route(s)", config.routes.len());
-    Ok(())
-}
-
-fn sign(
-    provider: &str,
-    secret_env: &str,
-    url: Option<&str>,
-    method: &str,
-    content_type: Option<&str>,
-    file: Option<PathBuf>,
-) -> anyhow::Result<()> {
-    let Some(preset) = presets::find(provider) else {
-        bail!("unknown provider {provider:?}; `hookguard providers` lists them");
-    };
-    let secret = std::env::var(secret_env)
-        .with_context(|| format!("environment variable {secret_env} is not set"))?;
-    if secret.is_empty() {
-        bail!("environment variable {secret_env} is empty");
-    }
-    let mut body = Vec::new();
-    match file {
-        Some(path) if path.as_os_str() != "-" => {
-            body =
-                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        }
-        _ => {
-            std::io::stdin()
-                .read_to_end(&mut body)
-                .context("cannot read standard input")?;
-        }
-    }
-    let outgoing = Outgoing {
-        method: method.parse().context("--method is not an HTTP method")?,
-        body: &body,
-        url,
-        content_type,
-        now: std::time::SystemTime::now(),
-    };
-    let headers = preset
-        .sign(&Secret::new(secret), &outgoing)
-        .map_err(anyhow::Error::msg)?;
-    // One `Name: value` line per header, in the provider's own spelling, ready for `curl -H @file`.
-    for (name, value) in headers {
-        println!("{name}: {value}");
-    }
-    Ok(())
 }

@@ -38,6 +38,16 @@ impl RateLimiter {
         }
     }
 
+    /// Tokens added per second, as configured (`check` prints it).
+    pub fn per_second(&self) -> f64 {
+        self.per_second
+    }
+
+    /// The bucket's size, as configured; built from a `u32`, so the conversion back is exact.
+    pub fn burst(&self) -> u32 {
+        self.burst as u32
+    }
+
     fn refill(&self, bucket: &mut Bucket, now: Instant) {
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * self.per_second).min(self.burst);

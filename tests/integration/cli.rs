@@ -50,7 +50,7 @@ async fn check_prints_the_routes_of_a_good_config() {
         stdout.contains("route \"drivewidget\": /webhooks/drivewidget"),
         "{stdout}"
     );
-    assert!(stdout.contains("scheme drivewidget"), "{stdout}");
+    assert!(stdout.contains("scheme: drivewidget"), "{stdout}");
     assert!(
         stdout.contains("route \"files\": /webhooks/files"),
         "{stdout}"
@@ -223,4 +223,210 @@ async fn sign_output_is_accepted_by_the_proxy_for_every_preset() {
         Some(b""),
     );
     assert!(String::from_utf8_lossy(&unset.stderr).contains("HOOKGUARD_TEST_UNSET_VAR"));
+}
+
+#[tokio::test]
+async fn check_spells_values_as_the_yaml_does_and_shows_each_routes_protections() {
+    let app = App::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = config(&app, "").replace(
+        "    max_body: 1KiB\n",
+        "    max_body: 1KiB\n    allow_ips: [192.0.2.0/24, 127.0.0.1]\n    rate_limit: {per_second: 50, burst: 100}\n    dedup: {ttl: 24h}\n",
+    );
+    let path = write_config(&dir, &yaml);
+    let output = hookguard(&["check", "--config", &path], &[], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("unmatched: reject"), "{stdout}");
+    assert!(!stdout.contains("Reject"), "{stdout}");
+    assert!(stdout.contains("max_body: 1MiB"), "top level: {stdout}");
+    assert!(stdout.contains("max_body: 1KiB"), "route: {stdout}");
+    // Not "1024" as well: the app's random port may contain it.
+    assert!(!stdout.contains("1048576"), "{stdout}");
+    assert!(
+        stdout.contains("allow_ips: [192.0.2.0/24, 127.0.0.1/32]  rate_limit: {per_second: 50, burst: 100}  dedup: {ttl: 24h}"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("allow_ips: any  rate_limit: none  dedup: off"),
+        "an absent protection is said too: {stdout}"
+    );
+}
+
+#[test]
+fn a_read_or_yaml_error_is_printed_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad_yaml = write_config(&dir, "upstream: [\n");
+    let cases = [
+        ("/nonexistent/hookguard.yaml", "No such file or directory"),
+        (bad_yaml.as_str(), "expected a string at line 1"),
+    ];
+    for (path, cause) in cases {
+        for command in ["check", "run"] {
+            let output = hookguard(&[command, "--config", path], &[], None);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!output.status.success(), "{command} {path}");
+            assert_eq!(stderr.matches(cause).count(), 1, "{command}: {stderr}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_path_is_reported_as_a_path() {
+    let app = App::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let route = "  - path: /webhooks/twice\n    provider: filedgr\n    secrets: [{value: s}]\n";
+    let path = write_config(
+        &dir,
+        &format!("upstream: {}\nroutes:\n{route}{route}", app.url()),
+    );
+    let output = hookguard(&["check", "--config", &path], &[], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("routes[1]")
+            && stderr.contains("key `path`: another route already has this path"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("`name`"), "{stderr}");
+}
+
+fn sign_with(preset: &str, extra: &[&str], body: &[u8]) -> Output {
+    let mut args = vec![
+        "sign",
+        "--provider",
+        preset,
+        "--secret-env",
+        "SIGN_TEST_SECRET",
+    ];
+    args.extend_from_slice(extra);
+    args.push("-");
+    hookguard(&args, &[("SIGN_TEST_SECRET", SECRET)], Some(body))
+}
+
+/// A preset, the options after it, the body, and what the refusal must mention.
+type SignCase<'a> = (&'a str, Vec<&'a str>, &'a [u8], Vec<&'a str>);
+
+#[test]
+fn sign_refuses_headers_that_could_never_verify_and_says_what_is_missing() {
+    let form = b"From=%2B15551234567&Body=hi";
+    let json = br#"{"type":"message.sent"}"#;
+    let url = "https://hooks.example.test/webhooks/twilio";
+    let form_type = "application/x-www-form-urlencoded";
+    let cases: Vec<SignCase> = vec![
+        (
+            "twilio",
+            vec!["--content-type", form_type],
+            form,
+            vec!["--url"],
+        ),
+        ("square", vec![], json, vec!["--url"]),
+        ("hubspot", vec![], json, vec!["--url"]),
+        (
+            "square",
+            vec!["--url", "/webhooks/square"],
+            json,
+            vec!["absolute URL"],
+        ),
+        (
+            "twilio",
+            vec!["--url", url],
+            form,
+            vec!["--content-type", form_type],
+        ),
+        (
+            "twilio",
+            vec!["--url", url, "--content-type", "application/json"],
+            json,
+            vec!["bodySHA256="],
+        ),
+        ("twilio", vec!["--url", url], json, vec!["bodySHA256="]),
+        (
+            "mailgun",
+            vec![],
+            json,
+            vec!["/signature/timestamp", "/signature/token"],
+        ),
+        (
+            "mailgun",
+            vec![],
+            br#"{"signature":{"timestamp":"1"}}"#,
+            vec!["/signature/token"],
+        ),
+        (
+            "mailgun",
+            vec![],
+            br#"{"signature":{"timestamp":"1","token":"t"}}"#,
+            vec!["/signature/timestamp", "300 s"],
+        ),
+        ("mailgun", vec![], b"not json", vec!["not JSON"]),
+    ];
+    for (preset, extra, body, needles) in cases {
+        let output = sign_with(preset, &extra, body);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{preset} {extra:?}: {stderr}");
+        assert!(
+            output.stdout.is_empty(),
+            "{preset} {extra:?}: printed headers"
+        );
+        for needle in needles {
+            assert!(
+                stderr.contains(needle),
+                "{preset} {extra:?}: {stderr:?} should mention {needle:?}"
+            );
+        }
+        assert!(!stderr.contains(SECRET), "{stderr}");
+        assert!(!stderr.contains("malformed_signature"), "{stderr}");
+    }
+}
+
+/// `sign` for a URL-signing preset prints what the proxy accepts, once given what it asked for.
+#[tokio::test]
+async fn sign_with_url_and_form_or_body_digest_is_accepted_by_the_proxy() {
+    let app = App::start().await;
+    let public_url = "https://hooks.example.test/webhooks/twilio";
+    let yaml = format!(
+        "listen: 127.0.0.1:0\nupstream: {}\nroutes:\n  - path: /webhooks/twilio\n    provider: twilio\n    public_url: {public_url}\n    secrets: [{{env: SIGN_TEST_SECRET}}]\n",
+        app.url()
+    );
+    let proxy = Hookguard::start_with_env(&yaml, &[("SIGN_TEST_SECRET", SECRET)]);
+    let form_type = "application/x-www-form-urlencoded";
+    let form = b"From=%2B15551234567&Body=hi".as_slice();
+    let json = br#"{"type":"message.sent"}"#.as_slice();
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(json))
+    };
+    let json_url = format!("{public_url}?bodySHA256={digest}");
+    let cases = [
+        (
+            vec!["--url", public_url, "--content-type", form_type],
+            form,
+            form_type,
+            "/webhooks/twilio".to_string(),
+        ),
+        (
+            vec!["--url", &json_url, "--content-type", "application/json"],
+            json,
+            "application/json",
+            format!("/webhooks/twilio?bodySHA256={digest}"),
+        ),
+    ];
+    for (extra, body, content_type, target) in cases {
+        let output = sign_with("twilio", &extra, body);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let line = String::from_utf8(output.stdout).expect("utf8");
+        let (name, value) = line.trim().split_once(": ").expect("Name: value");
+        let headers = vec![
+            (name.to_string(), value.to_string()),
+            ("Content-Type".to_string(), content_type.to_string()),
+        ];
+        let response = send_raw(proxy.addr, &http1_request("POST", &target, &headers, body)).await;
+        assert_eq!(response.status, APP_STATUS, "{extra:?}");
+    }
+    assert_eq!(app.take().len(), 2);
 }

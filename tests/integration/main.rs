@@ -12,6 +12,7 @@ mod properties;
 mod redteam;
 mod replay;
 mod slow;
+mod startup;
 mod support;
 mod upstream;
 mod vectors;
