@@ -5,38 +5,10 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::support::demo::{config, signed, SECRET};
 use crate::support::{
     hmac_sha256_hex, http1_request, read_response, send_raw, App, Hookguard, APP_STATUS,
 };
-
-pub const SECRET: &str = "answers-test-secret-7f3a";
-
-pub fn config(app: &App, extra_top: &str) -> String {
-    format!(
-        "listen: 127.0.0.1:0
-upstream: {url}
-{extra_top}
-routes:
-  - path: /webhooks/drivewidget
-    name: drivewidget
-    provider: drivewidget
-    secrets: [{{value: {SECRET}}}]
-    max_body: 1KiB
-  - path: /webhooks/files
-    name: files
-    verify: {{query_token: {{param: token}}}}
-    secrets: [{{value: {SECRET}}}]
-",
-        url = app.url()
-    )
-}
-
-pub fn signed(body: &[u8]) -> Vec<(String, String)> {
-    vec![(
-        "X-DriveWidget-Signature".to_string(),
-        format!("sha256={}", hmac_sha256_hex(SECRET.as_bytes(), body)),
-    )]
-}
 
 #[tokio::test]
 async fn signed_delivery_is_forwarded_and_forgery_refused_with_a_generic_body() {

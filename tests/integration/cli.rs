@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-use crate::answers::{config, SECRET};
+use crate::support::demo::{config, SECRET};
 use crate::support::{binary, http1_request, send_raw, App, Hookguard, APP_STATUS};
 
 fn hookguard(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {

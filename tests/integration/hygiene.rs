@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
 
-use crate::answers::{config, signed, SECRET};
+use crate::support::demo::{config, signed, SECRET};
 use crate::support::{
     hmac_sha256_hex, http1_request, send_h2, send_raw, App, Hookguard, APP_BODY, APP_STATUS,
 };

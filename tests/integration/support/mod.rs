@@ -1,0 +1,15 @@
+//! Test support, one file per job: the recording app, the hookguard process, raw wire clients,
+//! signers, and the shared demo config.
+
+#![allow(dead_code)]
+
+mod app;
+pub mod demo;
+mod process;
+mod signers;
+mod wire;
+
+pub use app::*;
+pub use process::*;
+pub use signers::*;
+pub use wire::*;
