@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
-use crate::proxy::Proxy;
+use crate::config::{Config, ConfigError};
+use crate::proxy::{Proxy, RestartOnly};
 
 /// How often files are checked; a change is in force within two of these.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -27,13 +27,25 @@ fn fingerprint(files: &[PathBuf]) -> Vec<Option<[u8; 32]>> {
         .collect()
 }
 
+/// Why a new config was not put in force.
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error("{0}")]
+    Invalid(ConfigError),
+    #[error("{0}")]
+    RestartOnly(RestartOnly),
+}
+
 /// Loads and validates `path` and puts it in force, or keeps the old config and says why.
 pub fn reload(path: &Path, proxy: &Proxy, cause: &str) -> bool {
     let outcome = Config::load(path)
-        .map_err(|error| format!("{error:#}"))
+        .map_err(Refused::Invalid)
         .and_then(|config| {
             let warnings = config.warnings.clone();
-            proxy.replace(config).map(|()| warnings)
+            proxy
+                .replace(config)
+                .map(|()| warnings)
+                .map_err(Refused::RestartOnly)
         });
     match outcome {
         Ok(warnings) => {

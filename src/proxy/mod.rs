@@ -59,6 +59,15 @@ impl Live {
     }
 }
 
+/// A reload that changes what takes effect only on restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RestartOnly {
+    #[error("`listen` and `admin` take effect only on restart")]
+    Listeners,
+    #[error("`dedup` (the store) takes effect only on restart")]
+    DedupStore,
+}
+
 pub struct Proxy {
     live: ArcSwap<Live>,
     metrics: Arc<Metrics>,
@@ -88,14 +97,15 @@ impl Proxy {
     }
 
     /// Puts a freshly validated config in force; requests already running finish on the old one.
-    /// Listener addresses cannot move under a running process, so changing them is refused.
-    pub fn replace(&self, config: Config) -> Result<(), String> {
+    /// What binds sockets or holds state cannot move under a running process, so changing it is
+    /// refused.
+    pub fn replace(&self, config: Config) -> Result<(), RestartOnly> {
         let current = self.live.load();
         if config.listen != current.config.listen || config.admin != current.config.admin {
-            return Err("`listen` and `admin` take effect only on restart".into());
+            return Err(RestartOnly::Listeners);
         }
         if config.dedup_store != current.config.dedup_store {
-            return Err("`dedup` (the store) takes effect only on restart".into());
+            return Err(RestartOnly::DedupStore);
         }
         self.live.store(Arc::new(Live::new(config)));
         Ok(())
