@@ -155,105 +155,137 @@ impl Tracker {
 
     fn feed(&mut self, mut input: &[u8]) {
         while !input.is_empty() {
-            let used = match &mut self.state {
-                State::Off => return,
-                State::Head(buffer) => {
-                    // Most heads arrive whole in one read: they are parsed where they lie, and only a
-                    // head split across reads is copied.
-                    let before = buffer.len();
-                    let parsed = if before == 0 {
-                        parse_head(input)
-                    } else {
-                        buffer.extend_from_slice(input);
-                        parse_head(buffer)
-                    };
-                    match parsed {
-                        Head::Complete {
-                            len,
-                            framing,
-                            ambiguous,
-                        } => {
-                            self.verdicts.push(ambiguous);
-                            self.state = match framing {
-                                Framing::Sized(0) => State::Head(Vec::new()),
-                                Framing::Sized(len) => State::Body(len),
-                                Framing::Chunked => State::ChunkSize(Vec::new()),
-                            };
-                            len - before
-                        }
-                        Head::Partial => {
-                            if before == 0 {
-                                buffer.extend_from_slice(input);
-                            }
-                            if buffer.len() > MAX_HEAD {
-                                self.state = State::Off;
-                                return;
-                            }
-                            input.len()
-                        }
-                        Head::Unfollowable => {
-                            self.state = State::Off;
-                            return;
-                        }
-                    }
-                }
-                State::Body(remaining) | State::ChunkData(remaining) => {
-                    let used = (*remaining).min(input.len() as u64);
-                    *remaining -= used;
-                    if *remaining == 0 {
-                        self.state = match self.state {
-                            State::Body(_) => State::Head(Vec::new()),
-                            _ => State::ChunkDataEnd(Vec::new()),
-                        };
-                    }
-                    used as usize
-                }
-                State::ChunkSize(line) => {
-                    let (used, ended) = take_line(line, input);
-                    if ended {
-                        let size_text = trim_cr(line).split(|&b| b == b';').next().unwrap_or(b"");
-                        let size = std::str::from_utf8(size_text)
-                            .ok()
-                            .and_then(|text| u64::from_str_radix(text.trim(), 16).ok());
-                        self.state = match size {
-                            Some(0) => State::Trailers(Vec::new()),
-                            Some(size) => State::ChunkData(size),
-                            None => State::Off,
-                        };
-                    } else if line.len() > MAX_LINE {
-                        self.state = State::Off;
-                    }
-                    used
-                }
-                State::ChunkDataEnd(line) => {
-                    let (used, ended) = take_line(line, input);
-                    if ended {
-                        self.state = if trim_cr(line).is_empty() {
-                            State::ChunkSize(Vec::new())
-                        } else {
-                            State::Off
-                        };
-                    } else if line.len() > 2 {
-                        self.state = State::Off;
-                    }
-                    used
-                }
-                State::Trailers(line) => {
-                    let (used, ended) = take_line(line, input);
-                    if ended {
-                        if trim_cr(line).is_empty() {
-                            self.state = State::Head(Vec::new());
-                        } else {
-                            line.clear();
-                        }
-                    } else if line.len() > MAX_LINE {
-                        self.state = State::Off;
-                    }
-                    used
-                }
+            let used = match self.state {
+                State::Off => None,
+                State::Head(_) => self.feed_head(input),
+                State::Body(_) | State::ChunkData(_) => self.feed_counted(input),
+                State::ChunkSize(_) => self.feed_chunk_size(input),
+                State::ChunkDataEnd(_) => self.feed_chunk_end(input),
+                State::Trailers(_) => self.feed_trailers(input),
             };
-            input = &input[used..];
+            match used {
+                Some(used) => input = &input[used..],
+                // Stopped following this connection: nothing more to read from it.
+                None => return,
+            }
         }
+    }
+
+    /// Bytes of a request head; `None` once the connection can no longer be followed.
+    fn feed_head(&mut self, input: &[u8]) -> Option<usize> {
+        let State::Head(buffer) = &mut self.state else {
+            return None;
+        };
+        // Most heads arrive whole in one read: they are parsed where they lie, and only a head split
+        // across reads is copied.
+        let before = buffer.len();
+        let parsed = if before == 0 {
+            parse_head(input)
+        } else {
+            buffer.extend_from_slice(input);
+            parse_head(buffer)
+        };
+        match parsed {
+            Head::Complete {
+                len,
+                framing,
+                ambiguous,
+            } => {
+                self.verdicts.push(ambiguous);
+                self.state = match framing {
+                    Framing::Sized(0) => State::Head(Vec::new()),
+                    Framing::Sized(len) => State::Body(len),
+                    Framing::Chunked => State::ChunkSize(Vec::new()),
+                };
+                Some(len - before)
+            }
+            Head::Partial => {
+                if before == 0 {
+                    buffer.extend_from_slice(input);
+                }
+                if buffer.len() > MAX_HEAD {
+                    self.state = State::Off;
+                    return None;
+                }
+                Some(input.len())
+            }
+            Head::Unfollowable => {
+                self.state = State::Off;
+                None
+            }
+        }
+    }
+
+    /// Bytes of a sized body or of one chunk's data.
+    fn feed_counted(&mut self, input: &[u8]) -> Option<usize> {
+        let (State::Body(remaining) | State::ChunkData(remaining)) = &mut self.state else {
+            return None;
+        };
+        let used = (*remaining).min(input.len() as u64);
+        *remaining -= used;
+        if *remaining == 0 {
+            self.state = match self.state {
+                State::Body(_) => State::Head(Vec::new()),
+                _ => State::ChunkDataEnd(Vec::new()),
+            };
+        }
+        Some(used as usize)
+    }
+
+    fn feed_chunk_size(&mut self, input: &[u8]) -> Option<usize> {
+        let State::ChunkSize(line) = &mut self.state else {
+            return None;
+        };
+        let (used, ended) = take_line(line, input);
+        if ended {
+            let size_text = trim_cr(line).split(|&b| b == b';').next().unwrap_or(b"");
+            let size = std::str::from_utf8(size_text)
+                .ok()
+                .and_then(|text| u64::from_str_radix(text.trim(), 16).ok());
+            self.state = match size {
+                Some(0) => State::Trailers(Vec::new()),
+                Some(size) => State::ChunkData(size),
+                None => State::Off,
+            };
+        } else if line.len() > MAX_LINE {
+            self.state = State::Off;
+        }
+        Some(used)
+    }
+
+    /// The CRLF after a chunk's data.
+    fn feed_chunk_end(&mut self, input: &[u8]) -> Option<usize> {
+        let State::ChunkDataEnd(line) = &mut self.state else {
+            return None;
+        };
+        let (used, ended) = take_line(line, input);
+        if ended {
+            self.state = if trim_cr(line).is_empty() {
+                State::ChunkSize(Vec::new())
+            } else {
+                State::Off
+            };
+        } else if line.len() > 2 {
+            self.state = State::Off;
+        }
+        Some(used)
+    }
+
+    fn feed_trailers(&mut self, input: &[u8]) -> Option<usize> {
+        let State::Trailers(line) = &mut self.state else {
+            return None;
+        };
+        let (used, ended) = take_line(line, input);
+        if ended {
+            if trim_cr(line).is_empty() {
+                self.state = State::Head(Vec::new());
+            } else {
+                line.clear();
+            }
+        } else if line.len() > MAX_LINE {
+            self.state = State::Off;
+        }
+        Some(used)
     }
 }
 
