@@ -184,6 +184,19 @@ pub fn rewrite_headers(
             headers.insert(header::HOST, value);
         }
     }
+    add_forwarding(headers, peer, chain);
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
+    let (name, value) = match mark {
+        Mark::Verified(route) => (ROUTE_HEADER, route.clone()),
+        Mark::Shadow(verdict) => (SHADOW_HEADER, HeaderValue::from_static(verdict)),
+        Mark::Unverified => return,
+    };
+    headers.insert(name, value);
+}
+
+/// Sets the five forwarding headers: from what hookguard saw of the peer, extending a trusted
+/// proxy's chain where there is one.
+fn add_forwarding(headers: &mut HeaderMap, peer: &PeerHeaders, chain: Option<TrustedChain>) {
     let host = headers.get(header::HOST).cloned();
     let mut ours = peer.forwarded.clone();
     if let Some(text) = host.as_ref().and_then(|h| h.to_str().ok()) {
@@ -230,13 +243,6 @@ pub fn rewrite_headers(
     if let Some(value) = forwarded {
         headers.insert(header::FORWARDED, value);
     }
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
-    let (name, value) = match mark {
-        Mark::Verified(route) => (ROUTE_HEADER, route.clone()),
-        Mark::Shadow(verdict) => (SHADOW_HEADER, HeaderValue::from_static(verdict)),
-        Mark::Unverified => return,
-    };
-    headers.insert(name, value);
 }
 
 #[cfg(test)]

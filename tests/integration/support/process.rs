@@ -6,7 +6,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-
 use super::*;
 
 pub fn binary() -> &'static str {
