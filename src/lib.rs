@@ -15,6 +15,7 @@
 //! - [`response`]: every refusal and its status, in one exhaustive match.
 //! - [`smuggling`]: spots HTTP/1.1 heads carrying both Content-Length and Transfer-Encoding, which
 //!   hyper would otherwise silently accept as chunked.
+//! - [`conn`]: per-connection deadlines: send_timeout, idle HTTP/2, the first request.
 //! - [`server`]: the accept loop, TLS, HTTP/1.1 + HTTP/2 connections and graceful shutdown.
 //! - [`tls`]: certificates for the listener and CA roots for https upstreams.
 //! - [`admin`]: `/livez`, `/readyz` and `/metrics` on a separate listener.
@@ -28,6 +29,7 @@ pub mod admin;
 pub mod body;
 pub mod clientip;
 pub mod config;
+pub mod conn;
 pub mod dedup;
 pub mod logbuffer;
 pub mod logformat;

@@ -8,10 +8,11 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
+use crate::conn::{ConnLimits, ConnState, SendDeadline};
 use crate::proxy::{ConnectionInfo, PeerHeaders, Proxy};
 use crate::smuggling::SniffedIo;
 
@@ -19,6 +20,9 @@ use crate::smuggling::SniffedIo;
 const MAX_HEADERS: usize = 100;
 /// Bytes of request head (HTTP/1) or header list (HTTP/2); more is refused.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Response bytes HTTP/2 holds per stream beyond what the client's window lets out (hyper's
+/// default is 400 KiB): with 100 streams, what one slow reader can make hookguard hold.
+const MAX_H2_SEND_BUF: usize = 64 * 1024;
 
 type Builder = Arc<auto::Builder<TokioExecutor>>;
 
@@ -133,11 +137,14 @@ pub async fn run(
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.h2_max_concurrent_streams)
-        .max_header_list_size(MAX_HEAD_BYTES as u32);
+        .max_header_list_size(MAX_HEAD_BYTES as u32)
+        .max_send_buf_size(MAX_H2_SEND_BUF);
     let builder: Builder = Arc::new(builder);
     // Past the limit the loops stop accepting, so new connections wait in the kernel's queue while
     // the ones already served keep going.
-    let graceful = GracefulShutdown::new();
+    // Each connection holds a receiver: `send(true)` asks them all to finish, and `closed()` says
+    // when the last is gone.
+    let (drain, draining) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -162,7 +169,7 @@ pub async fn run(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-        let watcher = graceful.watcher();
+        let watcher = draining.clone();
         let builder = Arc::clone(&builder);
         let proxy = Arc::clone(&proxy);
         // The TLS config is read per connection, so renewed certificates apply without a restart.
@@ -173,7 +180,11 @@ pub async fn run(
         let peer_info = Peer {
             addr: peer,
             tls: live.config.tls.is_some(),
-            header_timeout,
+            limits: ConnLimits {
+                header_timeout,
+                idle_timeout: live.config.limits.idle_timeout,
+                send_timeout: live.config.limits.send_timeout,
+            },
         };
         match live.config.tls.clone() {
             None => {
@@ -202,15 +213,14 @@ pub async fn run(
         }
     }
     drop(listener);
+    drop(draining);
     let grace = proxy.live().config.shutdown_grace;
     tracing::info!(
         grace_s = grace.as_secs_f64(),
         "shutting down: no new connections, draining"
     );
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let _ = drain.send(true);
+    if tokio::time::timeout(grace, drain.closed()).await.is_err() {
         tracing::warn!("grace period over; closing the remaining connections");
     }
 }
@@ -219,13 +229,13 @@ pub async fn run(
 struct Peer {
     addr: std::net::SocketAddr,
     tls: bool,
-    /// Read once with the connection's config, for the head tracker.
-    header_timeout: Duration,
+    /// Read once with the connection's config.
+    limits: ConnLimits,
 }
 
 fn serve<I>(
     builder: Builder,
-    watcher: Watcher,
+    drain: watch::Receiver<bool>,
     proxy: Arc<Proxy>,
     io: I,
     peer: Peer,
@@ -233,7 +243,10 @@ fn serve<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (io, head_verdicts) = SniffedIo::new(io, Some(peer.header_timeout));
+    let (io, head_verdicts) = SniffedIo::new(io, Some(peer.limits.header_timeout));
+    let io = SendDeadline::new(io, peer.limits.send_timeout);
+    let limits = peer.limits;
+    let state = ConnState::new();
     let peer_headers = Arc::new(PeerHeaders::new(peer.addr, peer.tls));
     let peer = peer.addr;
     let conn_info = ConnectionInfo {
@@ -241,14 +254,26 @@ fn serve<I>(
         head_verdicts,
         peer_headers,
     };
+    let requests = Arc::clone(&state);
     let service = service_fn(move |request| {
         let proxy = Arc::clone(&proxy);
         let conn_info = conn_info.clone();
-        async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, &conn_info).await) }
+        // Counted from here, so the driver knows the connection is neither idle nor waiting for
+        // its first request; the count ends when hyper drops the response body.
+        let in_flight = requests.begin();
+        async move {
+            let response = proxy.handle(request, &conn_info).await;
+            Ok::<_, std::convert::Infallible>(response.map(|body| in_flight.track(body)))
+        }
     });
     tokio::spawn(async move {
-        let connection = builder.serve_connection(TokioIo::new(io), service);
-        if let Err(error) = watcher.watch(connection.into_owned()).await {
+        let connection = builder
+            .serve_connection(TokioIo::new(io), service)
+            .into_owned();
+        let go_away =
+            |connection: std::pin::Pin<&mut _>| auto::Connection::graceful_shutdown(connection);
+        let driven = crate::conn::drive(connection, go_away, state, limits, drain).await;
+        if let Err(error) = driven {
             tracing::debug!(%peer, error = %error, "connection ended with an error");
         }
         drop(slot);

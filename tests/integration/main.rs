@@ -3,6 +3,7 @@
 mod access;
 mod answers;
 mod cli;
+mod connections;
 mod deploy;
 mod hygiene;
 mod limits;
