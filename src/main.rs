@@ -141,7 +141,7 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         );
         let metrics = Arc::new(Metrics::new());
         let proxy = Arc::new(Proxy::new(config, Arc::clone(&metrics)));
-        let listener = hookguard::server::reuseport_listener(listen)
+        let listener = hookguard::server::exclusive_listener(listen)
             .and_then(|l| {
                 l.set_nonblocking(true)?;
                 Ok(l)
@@ -236,6 +236,12 @@ fn check(config_path: PathBuf) -> anyhow::Result<()> {
         );
     }
     for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let limit = hookguard::memory::cgroup_memory_limit();
+    if let Some(warning) =
+        hookguard::memory::connection_warning(config.limits.max_connections, limit)
+    {
         eprintln!("warning: {warning}");
     }
     println!("ok: {} route(s)", config.routes.len());

@@ -26,44 +26,42 @@ const MAX_H2_SEND_BUF: usize = 64 * 1024;
 
 type Builder = Arc<auto::Builder<TokioExecutor>>;
 
-/// Serves `listener` until `shutdown` resolves, then drains connections for the config's
-/// `shutdown_grace` and returns.
-/// A listening socket with SO_REUSEPORT, so several can share one address and the kernel spreads
-/// new connections across them.
-pub fn reuseport_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+/// The webhook listener, bound WITHOUT SO_REUSEPORT: it owns its address, so a second instance on
+/// the same `listen` fails with "address in use", as nginx does. With SO_REUSEPORT any process of
+/// the same user could bind it too and silently take a share of the traffic. SO_REUSEADDR only
+/// lets a restart bind over connections in TIME_WAIT.
+pub fn exclusive_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
     socket.bind(addr)?;
     socket.listen(1024)?.into_std()
 }
 
-/// Runs one accept loop per thread, each on its own single-threaded runtime with its own
-/// SO_REUSEPORT socket on the same address, like nginx's worker processes with `reuseport`: the
-/// kernel spreads connections evenly, and a connection, its requests and its upstream connections
-/// stay on one thread, so no request pays for waking another. The threads share the config and
-/// the connection limit, and stop when `stop` turns true. `first` is already bound (so a port 0
-/// address is resolved before the others bind it).
+/// Runs one accept loop per thread, each on its own single-threaded runtime, all accepting from
+/// clones of the one listening socket: whichever worker is free takes the next connection, and a
+/// connection, its requests and its upstream connections stay on that thread, so no request pays
+/// for waking another. The threads share the config and the connection limit, and stop when `stop`
+/// turns true. `first` is the bound listener.
 pub fn spawn_workers(
     first: std::net::TcpListener,
     proxy: Arc<Proxy>,
     workers: usize,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
-    let addr = first.local_addr()?;
     // Each worker gates its own accepts with its share of max_connections. A shared count would
-    // deadlock: a worker could take the last slot and then wait on its own empty queue while the
-    // waiting connection sits in another worker's.
+    // let one worker take every slot while others sit idle; per-worker shares keep each worker's
+    // load within its share.
     let max_connections = proxy.live().config.limits.max_connections;
     let workers = workers.clamp(1, max_connections.max(1));
-    let mut listeners = vec![first];
+    let mut listeners = Vec::with_capacity(workers);
     for _ in 1..workers {
-        listeners.push(reuseport_listener(addr)?);
+        listeners.push(first.try_clone()?);
     }
+    listeners.push(first);
     listeners
         .into_iter()
         .enumerate()
@@ -166,6 +164,10 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
+        // Every worker accepts from the same socket. Taking one connection per turn, as nginx does
+        // with multi_accept off, lets an idle worker take the next one of a burst rather than this
+        // worker taking them all.
+        tokio::task::yield_now().await;
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }

@@ -8,6 +8,7 @@ mod deploy;
 mod hygiene;
 mod limits;
 mod ops;
+mod ports;
 mod presets;
 mod properties;
 mod replay;
