@@ -115,6 +115,7 @@ struct RawLimits {
     idle_timeout: Option<String>,
     body_timeout: Option<String>,
     upstream_timeout: Option<String>,
+    send_timeout: Option<String>,
     max_connections: Option<usize>,
     h2_max_concurrent_streams: Option<u32>,
 }
@@ -304,6 +305,9 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// The app must answer (its response head) within this, or 504.
     pub upstream_timeout: Duration,
+    /// The longest wait between two writes to the client (nginx's `send_timeout`); then the client
+    /// is cut off and the app's connection freed.
+    pub send_timeout: Duration,
     /// Connections served at once; beyond it new ones wait in the kernel's accept queue.
     pub max_connections: usize,
     pub h2_max_concurrent_streams: u32,
@@ -316,6 +320,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(10),
             upstream_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             h2_max_concurrent_streams: 100,
         }
@@ -516,6 +521,11 @@ impl Config {
                 "limits.upstream_timeout",
                 raw.limits.upstream_timeout.as_ref(),
                 defaults.upstream_timeout,
+            )?,
+            send_timeout: duration(
+                "limits.send_timeout",
+                raw.limits.send_timeout.as_ref(),
+                defaults.send_timeout,
             )?,
             max_connections: match raw.limits.max_connections {
                 Some(0) => {

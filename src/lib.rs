@@ -16,9 +16,11 @@
 //! - [`response`]: every refusal and its status, in one exhaustive match.
 //! - [`smuggling`]: spots HTTP/1.1 heads carrying both Content-Length and Transfer-Encoding, which
 //!   hyper would otherwise silently accept as chunked.
+//! - [`conn`]: per-connection deadlines: send_timeout, idle HTTP/2, the first request.
 //! - [`server`]: the accept loop, TLS, HTTP/1.1 + HTTP/2 connections and graceful shutdown.
 //! - [`tls`]: certificates for the listener and CA roots for https upstreams.
 //! - [`admin`]: `/livez`, `/readyz` and `/metrics` on a separate listener.
+//! - [`memory`]: the measured memory per held connection, against the cgroup memory limit.
 //! - [`metrics`]: the Prometheus families.
 //! - [`logbuffer`]: per-thread batching of log lines, so logging costs no write per request.
 //! - [`logformat`]: the text and JSON line layouts, cheap enough to run on every request.
@@ -29,9 +31,11 @@ pub mod admin;
 pub mod body;
 pub mod clientip;
 pub mod config;
+pub mod conn;
 pub mod dedup;
 pub mod logbuffer;
 pub mod logformat;
+pub mod memory;
 pub mod metrics;
 pub mod proxy;
 pub mod ratelimit;

@@ -138,6 +138,13 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    // A sidecar only ever runs `run`, so the memory check `check` makes is repeated here.
+    let memory_limit = hookguard::memory::cgroup_memory_limit();
+    if let Some(warning) =
+        hookguard::memory::connection_warning(config.limits.max_connections, memory_limit)
+    {
+        tracing::warn!("{warning}");
+    }
     // This runtime runs the admin listener, reloads and signals; requests run on the workers.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -152,7 +159,7 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
         );
         let metrics = Arc::new(Metrics::new());
         let proxy = Arc::new(Proxy::new(config, Arc::clone(&metrics)));
-        let listener = hookguard::server::reuseport_listener(listen)
+        let listener = hookguard::server::exclusive_listener(listen)
             .and_then(|l| {
                 l.set_nonblocking(true)?;
                 Ok(l)

@@ -8,58 +8,58 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
+use crate::conn::{ConnLimits, ConnState, SendDeadline};
 use crate::proxy::{ConnectionInfo, PeerHeaders, Proxy};
 use crate::smuggling::SniffedIo;
 
-/// Header fields per request; more is answered 431.
-const MAX_HEADERS: usize = 100;
 /// Bytes of request head (HTTP/1) or header list (HTTP/2); more is refused.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Response bytes HTTP/2 holds per stream beyond what the client's window lets out (hyper's
+/// default is 400 KiB): with 100 streams, what one slow reader can make hookguard hold.
+const MAX_H2_SEND_BUF: usize = 64 * 1024;
 
 type Builder = Arc<auto::Builder<TokioExecutor>>;
 
-/// Serves `listener` until `shutdown` resolves, then drains connections for the config's
-/// `shutdown_grace` and returns.
-/// A listening socket with SO_REUSEPORT, so several can share one address and the kernel spreads
-/// new connections across them.
-pub fn reuseport_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+/// The webhook listener, bound WITHOUT SO_REUSEPORT: it owns its address, so a second instance on
+/// the same `listen` fails with "address in use", as nginx does. With SO_REUSEPORT any process of
+/// the same user could bind it too and silently take a share of the traffic. SO_REUSEADDR only
+/// lets a restart bind over connections in TIME_WAIT.
+pub fn exclusive_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
     socket.bind(addr)?;
     socket.listen(1024)?.into_std()
 }
 
-/// Runs one accept loop per thread, each on its own single-threaded runtime with its own
-/// SO_REUSEPORT socket on the same address, like nginx's worker processes with `reuseport`: the
-/// kernel spreads connections evenly, and a connection, its requests and its upstream connections
-/// stay on one thread, so no request pays for waking another. The threads share the config and
-/// the connection limit, and stop when `stop` turns true. `first` is already bound (so a port 0
-/// address is resolved before the others bind it).
+/// Runs one accept loop per thread, each on its own single-threaded runtime, all accepting from
+/// clones of the one listening socket: whichever worker is free takes the next connection, and a
+/// connection, its requests and its upstream connections stay on that thread, so no request pays
+/// for waking another. The threads share the config and the connection limit, and stop when `stop`
+/// turns true. `first` is the bound listener.
 pub fn spawn_workers(
     first: std::net::TcpListener,
     proxy: Arc<Proxy>,
     workers: usize,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
-    let addr = first.local_addr()?;
     // Each worker gates its own accepts with its share of max_connections. A shared count would
-    // deadlock: a worker could take the last slot and then wait on its own empty queue while the
-    // waiting connection sits in another worker's.
+    // let one worker take every slot while others sit idle; per-worker shares keep each worker's
+    // load within its share.
     let max_connections = proxy.live().config.limits.max_connections;
     let workers = workers.clamp(1, max_connections.max(1));
-    let mut listeners = vec![first];
+    let mut listeners = Vec::with_capacity(workers);
     for _ in 1..workers {
-        listeners.push(reuseport_listener(addr)?);
+        listeners.push(first.try_clone()?);
     }
+    listeners.push(first);
     listeners
         .into_iter()
         .enumerate()
@@ -127,17 +127,20 @@ pub async fn run(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.idle_timeout)
-        .max_headers(MAX_HEADERS)
+        .max_headers(crate::proxy::MAX_HEADER_FIELDS)
         .max_buf_size(MAX_HEAD_BYTES);
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.h2_max_concurrent_streams)
-        .max_header_list_size(MAX_HEAD_BYTES as u32);
+        .max_header_list_size(MAX_HEAD_BYTES as u32)
+        .max_send_buf_size(MAX_H2_SEND_BUF);
     let builder: Builder = Arc::new(builder);
     // Past the limit the loops stop accepting, so new connections wait in the kernel's queue while
     // the ones already served keep going.
-    let graceful = GracefulShutdown::new();
+    // Each connection holds a receiver: `send(true)` asks them all to finish, and `closed()` says
+    // when the last is gone.
+    let (drain, draining) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -159,10 +162,14 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
+        // Every worker accepts from the same socket. Taking one connection per turn, as nginx does
+        // with multi_accept off, lets an idle worker take the next one of a burst rather than this
+        // worker taking them all.
+        tokio::task::yield_now().await;
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-        let watcher = graceful.watcher();
+        let watcher = draining.clone();
         let builder = Arc::clone(&builder);
         let proxy = Arc::clone(&proxy);
         // The TLS config is read per connection, so renewed certificates apply without a restart.
@@ -173,7 +180,11 @@ pub async fn run(
         let peer_info = Peer {
             addr: peer,
             tls: live.config.tls.is_some(),
-            header_timeout,
+            limits: ConnLimits {
+                header_timeout,
+                idle_timeout: live.config.limits.idle_timeout,
+                send_timeout: live.config.limits.send_timeout,
+            },
         };
         match live.config.tls.clone() {
             None => {
@@ -202,15 +213,14 @@ pub async fn run(
         }
     }
     drop(listener);
+    drop(draining);
     let grace = proxy.live().config.shutdown_grace;
     tracing::info!(
         grace_s = grace.as_secs_f64(),
         "shutting down: no new connections, draining"
     );
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let _ = drain.send(true);
+    if tokio::time::timeout(grace, drain.closed()).await.is_err() {
         tracing::warn!("grace period over; closing the remaining connections");
     }
 }
@@ -219,13 +229,13 @@ pub async fn run(
 struct Peer {
     addr: std::net::SocketAddr,
     tls: bool,
-    /// Read once with the connection's config, for the head tracker.
-    header_timeout: Duration,
+    /// Read once with the connection's config.
+    limits: ConnLimits,
 }
 
 fn serve<I>(
     builder: Builder,
-    watcher: Watcher,
+    drain: watch::Receiver<bool>,
     proxy: Arc<Proxy>,
     io: I,
     peer: Peer,
@@ -233,7 +243,10 @@ fn serve<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (io, head_verdicts) = SniffedIo::new(io, Some(peer.header_timeout));
+    let (io, head_verdicts) = SniffedIo::new(io, Some(peer.limits.header_timeout));
+    let io = SendDeadline::new(io, peer.limits.send_timeout);
+    let limits = peer.limits;
+    let state = ConnState::new();
     let peer_headers = Arc::new(PeerHeaders::new(peer.addr, peer.tls));
     let peer = peer.addr;
     let conn_info = ConnectionInfo {
@@ -241,14 +254,26 @@ fn serve<I>(
         head_verdicts,
         peer_headers,
     };
+    let requests = Arc::clone(&state);
     let service = service_fn(move |request| {
         let proxy = Arc::clone(&proxy);
         let conn_info = conn_info.clone();
-        async move { Ok::<_, std::convert::Infallible>(proxy.handle(request, &conn_info).await) }
+        // Counted from here, so the driver knows the connection is neither idle nor waiting for
+        // its first request; the count ends when hyper drops the response body.
+        let in_flight = requests.begin();
+        async move {
+            let response = proxy.handle(request, &conn_info).await;
+            Ok::<_, std::convert::Infallible>(response.map(|body| in_flight.track(body)))
+        }
     });
     tokio::spawn(async move {
-        let connection = builder.serve_connection(TokioIo::new(io), service);
-        if let Err(error) = watcher.watch(connection.into_owned()).await {
+        let connection = builder
+            .serve_connection(TokioIo::new(io), service)
+            .into_owned();
+        let go_away =
+            |connection: std::pin::Pin<&mut _>| auto::Connection::graceful_shutdown(connection);
+        let driven = crate::conn::drive(connection, go_away, state, limits, drain).await;
+        if let Err(error) = driven {
             tracing::debug!(%peer, error = %error, "connection ended with an error");
         }
         drop(slot);

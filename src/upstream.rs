@@ -33,6 +33,9 @@ const MAX_IDLE_PER_UPSTREAM: usize = 256;
 /// An idle connection older than this is closed rather than reused.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most of the app's response read ahead per connection (hyper's default is 408 KiB). While a
+/// client reads slowly this is what each of its responses pins, beside the client side's buffer.
+const MAX_READ_BUF: usize = 64 * 1024;
 
 type Sender = http1::SendRequest<UpstreamBody>;
 
@@ -230,7 +233,9 @@ async fn connect(
         .call(target)
         .await
         .map_err(UpstreamError::Unreachable)?;
-    let (sender, connection) = http1::handshake(io)
+    let (sender, connection) = http1::Builder::new()
+        .max_buf_size(MAX_READ_BUF)
+        .handshake(io)
         .await
         .map_err(|error| UpstreamError::Unreachable(error.into()))?;
     tokio::spawn(async move {

@@ -1,12 +1,18 @@
-//! The shipped Kubernetes example: its embedded config validates with `hookguard check`, and the
-//! Deployment keeps the properties a sidecar depends on.
+//! The shipped Kubernetes example: its embedded config validates with `hookguard check`, the
+//! Deployment keeps the properties a sidecar depends on, and its max_connections held by a
+//! slowloris client fit in its memory limit.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_yaml::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
-use crate::support::binary;
+use crate::support::{
+    binary, hmac_sha256_hex, http1_request, send_raw, App, Hookguard, APP_STATUS,
+};
 
 const MANIFEST: &str = include_str!("../../deploy/kubernetes/sidecar.yaml");
 
@@ -126,4 +132,156 @@ fn the_deployment_keeps_the_sidecar_properties() {
         app_pre_stop >= pre_stop + grace.as_secs(),
         "the app outlives hookguard's drain"
     );
+}
+
+/// The manifest's config with its secrets written under `dir`, and the Secret's drivewidget key.
+fn config_with_secrets(dir: &std::path::Path) -> (String, String) {
+    let documents = documents();
+    let config = kind(&documents, "ConfigMap")["data"]["config.yaml"]
+        .as_str()
+        .expect("config.yaml")
+        .to_string();
+    let secret = kind(&documents, "Secret");
+    for (key, value) in secret["stringData"].as_mapping().expect("stringData") {
+        std::fs::write(
+            dir.join(key.as_str().expect("key")),
+            value.as_str().expect("value"),
+        )
+        .expect("write");
+    }
+    let drivewidget = secret["stringData"]["drivewidget"]
+        .as_str()
+        .expect("drivewidget secret")
+        .to_string();
+    let config = config.replace("/var/run/secrets/hookguard", &dir.display().to_string());
+    (config, drivewidget)
+}
+
+/// The hookguard container's memory limit, in bytes (`128Mi`).
+fn memory_limit() -> u64 {
+    let documents = documents();
+    let pod = &kind(&documents, "Deployment")["spec"]["template"]["spec"];
+    let hookguard = pod["containers"]
+        .as_sequence()
+        .expect("containers")
+        .iter()
+        .find(|c| c["name"] == "hookguard")
+        .expect("hookguard container");
+    let limit = hookguard["resources"]["limits"]["memory"]
+        .as_str()
+        .expect("memory limit");
+    let mebibytes: u64 = limit
+        .strip_suffix("Mi")
+        .expect("a limit in Mi")
+        .parse()
+        .expect("a number");
+    mebibytes << 20
+}
+
+fn max_connections(config: &str) -> u64 {
+    let parsed: Value = serde_yaml::from_str(config).expect("config parses");
+    parsed["limits"]["max_connections"]
+        .as_u64()
+        .expect("the sidecar sets limits.max_connections")
+}
+
+/// `hookguard check` on `config`, with `memory_max` as the cgroup's memory.max; its stderr.
+fn check_under(dir: &std::path::Path, config: &str, memory_max: &str) -> String {
+    let path = dir.join("check.yaml");
+    std::fs::write(&path, config).expect("write");
+    let cgroup = dir.join("memory.max");
+    std::fs::write(&cgroup, memory_max).expect("write");
+    let output = Command::new(binary())
+        .args(["check", "--config"])
+        .arg(&path)
+        .env(hookguard::memory::CGROUP_FILE_ENV, &cgroup)
+        .output()
+        .expect("check");
+    assert!(output.status.success());
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn the_sidecar_max_connections_fits_its_memory_limit_and_check_says_when_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, _) = config_with_secrets(dir.path());
+    let limit = memory_limit();
+    let held = max_connections(&config) * hookguard::memory::CONNECTION_COST_BYTES;
+    // Held connections may take at most 3/4 of the limit: the rest is for bodies in flight.
+    assert!(
+        held * 4 <= limit * 3,
+        "{held} bytes of held connections against a {limit}-byte limit"
+    );
+    let stderr = check_under(dir.path(), &config, &format!("{limit}\n"));
+    assert!(!stderr.contains("max_connections"), "{stderr}");
+    // The default max_connections (10000) does not fit in the same limit, and check says so.
+    let unbounded = config.replace("max_connections: 2048", "max_connections: 10000");
+    assert_ne!(unbounded, config);
+    let stderr = check_under(dir.path(), &unbounded, &format!("{limit}\n"));
+    assert!(
+        stderr.contains("warning: limits.max_connections 10000") && stderr.contains("OOM"),
+        "{stderr}"
+    );
+    // No limit, no warning.
+    let stderr = check_under(dir.path(), &unbounded, "max\n");
+    assert!(!stderr.contains("max_connections"), "{stderr}");
+}
+
+/// Slowloris in miniature against the sidecar's settings: each held connection costs no more
+/// than the figure `check` counts, a genuine delivery is served meanwhile, and header_timeout
+/// (shortened here) closes them all.
+#[tokio::test]
+async fn slowloris_against_the_sidecar_settings_stays_within_the_counted_memory() {
+    const HELD: usize = 400;
+    let app = App::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, secret) = config_with_secrets(dir.path());
+    let config = config
+        .replace("0.0.0.0:8080", "127.0.0.1:0")
+        .replace("0.0.0.0:9090", "127.0.0.1:0")
+        .replace("http://127.0.0.1:3000", &app.url())
+        .replace("format: json", "format: text")
+        .replace("limits:\n", "limits:\n  header_timeout: 2s\n");
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, &config).expect("write");
+    let proxy = Hookguard::start_at(dir, &path, &[]);
+    let body = br#"{"event":"file.uploaded"}"#;
+    let signature = format!("sha256={}", hmac_sha256_hex(secret.as_bytes(), body));
+    let genuine = http1_request(
+        "POST",
+        "/webhooks/drivewidget",
+        &[("X-DriveWidget-Signature".to_string(), signature)],
+        body,
+    );
+    // Warm up, so the baseline holds the runtime's steady allocations.
+    for _ in 0..20 {
+        assert_eq!(send_raw(proxy.addr, &genuine).await.status, APP_STATUS);
+    }
+    let baseline = proxy.rss_kib();
+    let mut held = Vec::new();
+    for _ in 0..HELD {
+        let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+        stream
+            .write_all(b"POST /webhooks/drivewidget HTTP/1.1\r\nHost: x\r\nX-a: b\r\n")
+            .await
+            .expect("partial head");
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let per_connection = (proxy.rss_kib().saturating_sub(baseline)) * 1024 / HELD as u64;
+    let started = Instant::now();
+    assert_eq!(send_raw(proxy.addr, &genuine).await.status, APP_STATUS);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(
+        per_connection <= hookguard::memory::CONNECTION_COST_BYTES,
+        "{per_connection} bytes per held connection"
+    );
+    let mut scratch = [0u8; 1024];
+    for mut stream in held {
+        let read = tokio::time::timeout(Duration::from_secs(4), stream.read(&mut scratch)).await;
+        assert!(
+            matches!(read, Ok(Ok(_)) | Ok(Err(_))),
+            "a held connection outlived header_timeout"
+        );
+    }
 }

@@ -3,10 +3,12 @@
 mod access;
 mod answers;
 mod cli;
+mod connections;
 mod deploy;
 mod hygiene;
 mod limits;
 mod ops;
+mod ports;
 mod presets;
 mod properties;
 mod redteam;

@@ -1,0 +1,389 @@
+//! Deadlines a client connection needs beyond hyper's own: the longest wait between two writes to
+//! the client (`send_timeout`), a response the client never lets through (HTTP/2 flow control),
+//! the end of an idle HTTP/2 connection (`idle_timeout`) and the first request's arrival
+//! (`header_timeout`). One timer per connection does all of it; a request only touches atomics.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body::{Body, Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// After a GOAWAY, how long a connection with no request in flight may take to close on its own
+/// (one round trip for the PING hyper sends with it) before it is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Response bodies waiting for the client are counted by the tick they began waiting in; a body
+/// still counted two ticks later has waited at least `send_timeout` (ticks are half of it).
+const SLOTS: usize = 3;
+
+/// The timeouts one connection is held to, read once when it is accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub send_timeout: Duration,
+}
+
+/// A connection's IO whose writes fail once the client has taken nothing for `limit`. The clock
+/// is armed only while a write is pending and disarmed by any write that goes through, so a
+/// client that reads promptly costs no timer at all. The failed write ends the connection, and
+/// with it every response it carried and their connections to the app.
+pub struct SendDeadline<T> {
+    inner: T,
+    limit: Duration,
+    timer: Option<Pin<Box<Sleep>>>,
+    armed: bool,
+}
+
+impl<T> SendDeadline<T> {
+    pub fn new(inner: T, limit: Duration) -> Self {
+        SendDeadline {
+            inner,
+            limit,
+            timer: None,
+            armed: false,
+        }
+    }
+
+    /// A write is pending: starts the clock on the first wait and says whether it has run out.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.armed {
+            let deadline = Instant::now() + self.limit;
+            match self.timer.as_mut() {
+                Some(timer) => timer.as_mut().reset(deadline),
+                // Boxed once per connection, and only for one that ever had to wait.
+                None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+            self.armed = true;
+        }
+        self.timer
+            .as_mut()
+            .is_some_and(|timer| timer.as_mut().poll(cx).is_ready())
+    }
+
+    fn after<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        match polled {
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "client took nothing for send_timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
+            ready => {
+                self.armed = false;
+                ready
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for SendDeadline<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for SendDeadline<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, data);
+        this.after(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.after(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        this.after(cx, polled)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.after(cx, polled)
+    }
+}
+
+/// What a connection's driver knows of its requests, shared with the responses it serves.
+pub struct ConnState {
+    opened: Instant,
+    /// Requests ever begun (a head in, the service called).
+    begun: AtomicU64,
+    /// Requests whose response has not yet ended.
+    active: AtomicUsize,
+    /// When the last response ended, in ms after `opened`.
+    last_end_ms: AtomicU64,
+    /// The driver's tick count, which picks the slot a newly waiting body is counted in.
+    tick: AtomicUsize,
+    /// Response bodies hyper holds but does not poll: they wait for the client to take data.
+    waiting: [AtomicUsize; SLOTS],
+}
+
+impl ConnState {
+    pub fn new() -> Arc<ConnState> {
+        Arc::new(ConnState {
+            opened: Instant::now(),
+            begun: AtomicU64::new(0),
+            active: AtomicUsize::new(0),
+            last_end_ms: AtomicU64::new(0),
+            tick: AtomicUsize::new(0),
+            waiting: [const { AtomicUsize::new(0) }; SLOTS],
+        })
+    }
+
+    /// A request has begun; it stays in flight until the returned guard (then its response body)
+    /// is dropped.
+    pub fn begin(self: &Arc<Self>) -> InFlight {
+        self.begun.fetch_add(1, Ordering::Relaxed);
+        self.active.fetch_add(1, Ordering::Relaxed);
+        InFlight {
+            state: Arc::clone(self),
+        }
+    }
+
+    fn idle_since(&self) -> Instant {
+        self.opened + Duration::from_millis(self.last_end_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// One request in flight on a connection.
+pub struct InFlight {
+    state: Arc<ConnState>,
+}
+
+impl InFlight {
+    /// Wraps the response body, which carries this request's place until hyper is done with it.
+    pub fn track<B>(self, body: B) -> Tracked<B> {
+        let mut tracked = Tracked {
+            inner: body,
+            in_flight: self,
+            slot: None,
+        };
+        // Until hyper first polls it, the body waits on the client's side of the connection.
+        tracked.start_waiting();
+        tracked
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let state = &self.state;
+        let ended = state.opened.elapsed().as_millis();
+        state
+            .last_end_ms
+            .store(u64::try_from(ended).unwrap_or(u64::MAX), Ordering::Relaxed);
+        state.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that tells its connection's driver whether hyper is waiting for the client to
+/// take data before it asks for more. A body hyper stops polling while it could go on (HTTP/2 flow
+/// control at window 0, or a client that stopped reading) is counted until it is polled again.
+pub struct Tracked<B> {
+    inner: B,
+    in_flight: InFlight,
+    slot: Option<usize>,
+}
+
+impl<B> Tracked<B> {
+    fn start_waiting(&mut self) {
+        let state = &self.in_flight.state;
+        let slot = state.tick.load(Ordering::Relaxed) % SLOTS;
+        state.waiting[slot].fetch_add(1, Ordering::Relaxed);
+        self.slot = Some(slot);
+    }
+
+    fn stop_waiting(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            self.in_flight.state.waiting[slot].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<B> Drop for Tracked<B> {
+    fn drop(&mut self) {
+        self.stop_waiting();
+    }
+}
+
+impl<B: Body + Unpin> Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.get_mut();
+        this.stop_waiting();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        // Pending waits on the app (upstream_timeout's business); a frame handed over means the
+        // next move is the client's.
+        if let Poll::Ready(Some(Ok(_))) = &polled {
+            this.start_waiting();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Why the driver ends a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Go,
+    /// GOAWAY (or HTTP/1's close after the current request), then close.
+    GoAway(&'static str),
+    /// Dropped at once.
+    Cut(&'static str),
+}
+
+/// The driver's own clock and phase for one connection.
+struct Watch {
+    limits: ConnLimits,
+    tick_every: Duration,
+    next_tick: Instant,
+    going_away: Option<Instant>,
+    draining: bool,
+}
+
+impl Watch {
+    fn new(limits: ConnLimits) -> Watch {
+        // Ticks at half of send_timeout bound the wait that cuts a client off to 1-1.5 times it.
+        let tick_every = (limits.send_timeout / 2).max(Duration::from_millis(10));
+        Watch {
+            limits,
+            tick_every,
+            next_tick: Instant::now() + tick_every,
+            going_away: None,
+            draining: false,
+        }
+    }
+
+    fn next_wake(&self, state: &ConnState, now: Instant) -> Instant {
+        // Requests may begin and end while the driver sleeps, unseen: waking at least every half
+        // idle_timeout finds the idle deadline of the last one in time.
+        let mut wake = self.next_tick.min(now + self.limits.idle_timeout / 2);
+        if let Some(since) = self.going_away {
+            wake = wake.min(since + CLOSE_GRACE);
+        } else if !self.draining {
+            if state.begun.load(Ordering::Relaxed) == 0 {
+                wake = wake.min(state.opened + self.limits.header_timeout);
+            } else if state.active.load(Ordering::Relaxed) == 0 {
+                wake = wake.min(state.idle_since() + self.limits.idle_timeout);
+            }
+        }
+        wake
+    }
+
+    fn check(&mut self, state: &ConnState, now: Instant) -> Verdict {
+        if now >= self.next_tick {
+            let tick = state.tick.load(Ordering::Relaxed);
+            // The slot of two ticks ago, about to be reused for the next tick.
+            if state.waiting[(tick + 1) % SLOTS].load(Ordering::Relaxed) > 0 {
+                return Verdict::Cut("a response waited longer than send_timeout for the client");
+            }
+            state.tick.store(tick.wrapping_add(1), Ordering::Relaxed);
+            self.next_tick = now + self.tick_every;
+        }
+        let idle = state.active.load(Ordering::Relaxed) == 0;
+        if let Some(since) = self.going_away {
+            // A request that raced the GOAWAY is bounded by the other timeouts; let it finish.
+            return if idle && now >= since + CLOSE_GRACE {
+                Verdict::Cut("did not close after GOAWAY")
+            } else {
+                Verdict::Go
+            };
+        }
+        if self.draining {
+            return Verdict::Go;
+        }
+        if state.begun.load(Ordering::Relaxed) == 0 {
+            if now >= state.opened + self.limits.header_timeout {
+                return Verdict::GoAway("no request within header_timeout");
+            }
+        } else if idle && now >= state.idle_since() + self.limits.idle_timeout {
+            return Verdict::GoAway("idle for idle_timeout");
+        }
+        Verdict::Go
+    }
+}
+
+/// Drives `connection` to its end under `limits`: GOAWAY when it is idle or never sends a first
+/// request, a cut when a response waits on the client past `send_timeout`, and a graceful close
+/// when `drain` turns true. `go_away` starts hyper's graceful shutdown of the connection.
+pub async fn drive<C, E>(
+    connection: C,
+    go_away: impl Fn(Pin<&mut C>),
+    state: Arc<ConnState>,
+    limits: ConnLimits,
+    mut drain: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), E>
+where
+    C: Future<Output = Result<(), E>>,
+{
+    tokio::pin!(connection);
+    let mut watch = Watch::new(limits);
+    loop {
+        let wake = watch.next_wake(&state, Instant::now());
+        tokio::select! {
+            biased;
+            result = connection.as_mut() => return result,
+            changed = drain.changed(), if !watch.draining => {
+                watch.draining = true;
+                if changed.is_ok() {
+                    go_away(connection.as_mut());
+                }
+            }
+            () = tokio::time::sleep_until(wake) => match watch.check(&state, Instant::now()) {
+                Verdict::Go => {}
+                Verdict::GoAway(why) => {
+                    tracing::debug!(why, "closing the connection");
+                    watch.going_away = Some(Instant::now());
+                    go_away(connection.as_mut());
+                }
+                Verdict::Cut(why) => {
+                    tracing::debug!(why, "cutting the connection off");
+                    return Ok(());
+                }
+            },
+        }
+    }
+}
