@@ -78,7 +78,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Providers { markdown: false } => {
-            for preset in presets::PRESETS {
+            for preset in presets::all() {
                 println!("{} {}", preset.name, preset.description);
             }
             Ok(())
