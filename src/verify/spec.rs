@@ -523,6 +523,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_readme_examples_are_the_presets_written_out() {
+        const README: &str = include_str!("../../README.md");
+        for (caption, name) in [
+            ("Stripe, written out", "stripe"),
+            ("Standard Webhooks, written out", "standard-webhooks"),
+        ] {
+            let after = &README[README.find(caption).expect("caption")..];
+            let start = after.find("```yaml\n").expect("block") + "```yaml\n".len();
+            let end = start + after[start..].find("```").expect("block end");
+            let routes: Vec<serde_yaml::Value> =
+                serde_yaml::from_str(&after[start..end]).expect("README example parses");
+            let written: SchemeSpec =
+                serde_yaml::from_value(routes[0]["verify"]["scheme"].clone()).expect("a scheme");
+            let Some(Spec::Signature(preset)) = presets::find(name).map(|p| &p.spec) else {
+                panic!("{name} is a signature preset");
+            };
+            assert_eq!(&written, preset, "{caption}");
+        }
+    }
+
     fn route(verify: &str) -> Result<Config, ConfigError> {
         let yaml = format!(
             "upstream: http://127.0.0.1:3000\nroutes:\n  - path: /x\n    verify: {verify}\n    secrets: [{{value: k}}]\n"

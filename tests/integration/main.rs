@@ -11,6 +11,7 @@ mod presets;
 mod properties;
 mod redteam;
 mod replay;
+mod schemes;
 mod slow;
 mod support;
 mod upstream;
