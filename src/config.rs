@@ -710,11 +710,14 @@ fn build_route(
                             "{} {} on {}",
                             scheme.algorithm.as_str(),
                             scheme.encoding.as_str(),
-                            scheme
-                                .header_sets
-                                .first()
-                                .and_then(|s| s.signatures.first())
-                                .map_or("", |h| h.as_str())
+                            match &scheme.signature_in_body {
+                                Some(pointer) => format!("body {pointer}"),
+                                None => scheme
+                                    .header_sets
+                                    .first()
+                                    .and_then(|s| s.signatures.first())
+                                    .map_or(String::new(), |h| h.to_string()),
+                            }
                         );
                         let scheme =
                             apply_route_options(scheme, raw.tolerance, raw.public_url.as_deref())

@@ -1,5 +1,6 @@
 //! Signature schemes as data: where the signatures are, how they are written, which bytes they cover
-//! and how fresh the timestamp must be. One engine verifies every preset and every explicit `hmac:`.
+//! and how fresh the timestamp must be. One engine verifies every preset and every explicit `verify:`
+//! scheme; [`super::spec`] is how they are written.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
