@@ -16,7 +16,8 @@ use crate::ratelimit::RateLimiter;
 use crate::routing::PathPattern;
 use crate::verify::handshake::Handshake;
 use crate::verify::presets::{self, Spec};
-use crate::verify::scheme::{HeaderSet, Template, TimestampRule, TimestampSource};
+use crate::verify::scheme::{Part, Template, TimestampSource};
+use crate::verify::spec::{HeaderSetSpec, SchemeSpec, TimestampSpec};
 use crate::verify::{
     Algorithm, Encoding, Field, KeyFormat, Scheme, Secret, SignatureFormat, SignatureVerifier,
     TimeUnit, TokenSource, TokenVerifier, Verifier,
@@ -157,9 +158,12 @@ struct RawRateLimit {
 }
 
 /// Exactly one scheme key; a struct rather than an enum so the YAML reads `verify: {hmac: ...}`.
+/// `scheme` is the full description a preset is written in; `hmac` the short form for the commonest
+/// senders, kept as it was for existing configs and read into the same description.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawVerify {
+    scheme: Option<SchemeSpec>,
     hmac: Option<RawHmac>,
     query_token: Option<RawQueryToken>,
     header_token: Option<RawHeaderToken>,
@@ -710,25 +714,38 @@ fn build_route(
             }
         }
         (None, Some(verify)) => {
+            let explicit = match (verify.scheme, verify.hmac) {
+                (Some(_), Some(_)) => None,
+                (Some(spec), None) => Some(("verify.scheme", spec)),
+                (None, Some(hmac)) => Some((
+                    "verify.hmac",
+                    hmac_spec(hmac).map_err(|(key, m)| invalid(&place, key, m))?,
+                )),
+                (None, None) => None,
+            };
             let (verifier, label, methods) =
-                match (verify.hmac, verify.query_token, verify.header_token) {
-                    (Some(hmac), None, None) => {
-                        let scheme =
-                            hmac_scheme(hmac).map_err(|(key, m)| invalid(&place, key, m))?;
+                match (explicit, verify.query_token, verify.header_token) {
+                    (Some((at, spec)), None, None) => {
+                        let scheme = spec
+                            .scheme()
+                            .map_err(|e| invalid(&place, format!("{at}.{}", e.key), e.message))?;
                         let label = format!(
                             "{} {} on {}",
                             scheme.algorithm.as_str(),
                             scheme.encoding.as_str(),
-                            scheme
-                                .header_sets
-                                .first()
-                                .and_then(|s| s.signatures.first())
-                                .map_or("", |h| h.as_str())
+                            match &scheme.signature_in_body {
+                                Some(pointer) => format!("body {pointer}"),
+                                None => scheme
+                                    .header_sets
+                                    .first()
+                                    .and_then(|s| s.signatures.first())
+                                    .map_or(String::new(), |h| h.to_string()),
+                            }
                         );
                         let scheme =
                             apply_route_options(scheme, raw.tolerance, raw.public_url.as_deref())
                                 .map_err(|(key, m)| invalid(&place, key, m))?;
-                        let verifier = SignatureVerifier::new(scheme, KeyFormat::Raw, &secrets)
+                        let verifier = SignatureVerifier::new(scheme, spec.key_format, &secrets)
                             .map_err(key_error)?;
                         (Verifier::Signature(verifier), label, vec![Method::POST])
                     }
@@ -772,7 +789,7 @@ fn build_route(
                         return Err(invalid(
                             &place,
                             "verify",
-                            "give exactly one of `hmac`, `query_token` or `header_token`",
+                            "give exactly one of `scheme`, `hmac`, `query_token` or `header_token`",
                         ))
                     }
                 };
@@ -1033,9 +1050,12 @@ fn refuse_scheme_options(
     Ok(())
 }
 
-fn hmac_scheme(raw: RawHmac) -> Result<Scheme, (&'static str, String)> {
+/// The short `hmac:` form as the full description: one header set, a whole signature after an
+/// optional prefix, raw keys, and a header timestamp checked ±300 s, as it has always meant.
+fn hmac_spec(raw: RawHmac) -> Result<SchemeSpec, (&'static str, String)> {
     let name = |key: &'static str, text: &str| {
         HeaderName::from_bytes(text.as_bytes())
+            .map(|_| text.to_string())
             .map_err(|_| (key, format!("{text:?} is not a valid header name")))
     };
     let header = name("verify.hmac.header", &raw.header)?;
@@ -1053,8 +1073,8 @@ fn hmac_scheme(raw: RawHmac) -> Result<Scheme, (&'static str, String)> {
             format!("{text:?} is not one of hex, base64"),
         ))?,
     };
-    let template = Template::parse(raw.template.as_deref().unwrap_or("{body}"))
-        .map_err(|m| ("verify.hmac.template", m))?;
+    let template_text = raw.template.unwrap_or_else(|| "{body}".to_string());
+    let template = Template::parse(&template_text).map_err(|m| ("verify.hmac.template", m))?;
     let timestamp_header = raw
         .timestamp_header
         .as_deref()
@@ -1076,37 +1096,38 @@ fn hmac_scheme(raw: RawHmac) -> Result<Scheme, (&'static str, String)> {
             ))
         }
     };
-    if template.needs(&crate::verify::scheme::Part::Timestamp) != timestamp_header.is_some() {
+    if template.needs(&Part::Timestamp) != timestamp_header.is_some() {
         return Err((
             "verify.hmac.timestamp_header",
             "give it exactly when the template uses {timestamp}".into(),
         ));
     }
-    if template.needs(&crate::verify::scheme::Part::Id) != id_header.is_some() {
+    if template.needs(&Part::Id) != id_header.is_some() {
         return Err((
             "verify.hmac.id_header",
             "give it exactly when the template uses {id}".into(),
         ));
     }
     // An explicit timestamp is checked both ways, five minutes by default, as most senders do.
-    let timestamp = timestamp_header.as_ref().map(|_| TimestampRule {
+    let timestamp = timestamp_header.as_ref().map(|_| TimestampSpec {
         source: TimestampSource::Header,
         unit,
-        tolerance: Some(Duration::from_secs(300)),
+        tolerance: Some(300),
         reject_future: true,
     });
     let prefixes = raw.prefix.filter(|p| !p.is_empty()).into_iter().collect();
-    Ok(Scheme {
+    Ok(SchemeSpec {
         algorithm,
         encoding,
-        header_sets: vec![HeaderSet {
+        key_format: KeyFormat::Raw,
+        header_sets: vec![HeaderSetSpec {
             signatures: vec![header],
             timestamp: timestamp_header,
             id: id_header,
         }],
         signature_in_body: None,
         format: SignatureFormat::Whole { prefixes },
-        template,
+        template: template_text,
         timestamp,
         body_sha256_param: None,
     })

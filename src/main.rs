@@ -44,8 +44,11 @@ enum Command {
     /// List the provider presets.
     Providers {
         /// Print the README's Markdown table instead of one line per preset.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "yaml")]
         markdown: bool,
+        /// Print the explicit `verify:` block that verifies as preset NAME does.
+        #[arg(long, value_name = "NAME")]
+        yaml: Option<String>,
     },
     /// Print the header(s) a provider would send for a body, to test with curl.
     Sign {
@@ -84,16 +87,7 @@ fn main() -> ExitCode {
         Command::Check { config } => Config::load(&config)
             .map(|config| cli::check::print(&config))
             .map_err(anyhow::Error::from),
-        Command::Providers { markdown: true } => {
-            print!("{}", presets::markdown_table());
-            Ok(())
-        }
-        Command::Providers { markdown: false } => {
-            for preset in presets::PRESETS {
-                println!("{} {}", preset.name, preset.description);
-            }
-            Ok(())
-        }
+        Command::Providers { markdown, yaml } => providers(markdown, yaml.as_deref()),
         Command::Sign {
             provider,
             secret_env,
@@ -117,6 +111,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn providers(markdown: bool, yaml: Option<&str>) -> anyhow::Result<()> {
+    match (markdown, yaml) {
+        (_, Some(name)) => {
+            let Some(preset) = presets::find(name) else {
+                anyhow::bail!("unknown provider {name:?}; `hookguard providers` lists them");
+            };
+            let block = hookguard::verify::spec::verify_yaml(preset)
+                .map_err(|e| anyhow::anyhow!("cannot write {name} as YAML: {e}"))?;
+            print!("{block}");
+        }
+        (true, None) => print!("{}", presets::markdown_table()),
+        (false, None) => {
+            for preset in presets::all() {
+                println!("{} {}", preset.name, preset.description);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Logs to standard error as text or JSON; RUST_LOG, when set, overrides the config's level.

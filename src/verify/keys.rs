@@ -14,8 +14,9 @@ use subtle::{Choice, ConstantTimeEq};
 use super::scheme::{Algorithm, BASE64};
 use super::Secret;
 
-/// How a secret's text becomes key material.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a secret's text becomes key material. Named in YAML `raw`, `whsec`, `hex` and `base64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum KeyFormat {
     /// The bytes as written: most HMAC senders, Stripe's `whsec_` included.
     Raw,
@@ -23,7 +24,8 @@ pub enum KeyFormat {
     Whsec,
     /// A hex public key (Discord's Ed25519).
     Hex,
-    /// A base64 DER SubjectPublicKeyInfo (SendGrid's ECDSA P-256).
+    /// Base64 bytes: a DER SubjectPublicKeyInfo for SendGrid's ECDSA P-256, the key itself for an HMAC.
+    #[serde(rename = "base64")]
     Base64Der,
 }
 

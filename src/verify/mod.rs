@@ -5,13 +5,17 @@
 //! - [`keys`]: keys prepared once at load (keyed HMAC states, parsed public keys, `not_after`).
 //! - [`token`]: shared tokens in the query or a header.
 //! - [`handshake`]: setup challenges hookguard answers itself.
+//! - [`spec`]: the one written description of a scheme, for presets and `verify: {scheme: ...}`.
 //! - [`presets`]: the providers, as table rows over the above.
 
 pub mod handshake;
 pub mod keys;
 pub mod presets;
 pub mod scheme;
+pub mod spec;
 pub mod token;
+#[cfg(test)]
+pub(crate) mod vector_cases;
 
 use std::borrow::Cow;
 use std::fmt;

@@ -1,5 +1,6 @@
 //! Signature schemes as data: where the signatures are, how they are written, which bytes they cover
-//! and how fresh the timestamp must be. One engine verifies every preset and every explicit `hmac:`.
+//! and how fresh the timestamp must be. One engine verifies every preset and every explicit `verify:`
+//! scheme; [`super::spec`] is how they are written.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -7,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, Engine as _};
 use http::{HeaderMap, HeaderName, Method};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -19,12 +21,18 @@ pub(crate) const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Named in YAML as [`Algorithm::as_str`] writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Algorithm {
+    #[serde(rename = "hmac-sha1")]
     HmacSha1,
+    #[serde(rename = "hmac-sha256")]
     HmacSha256,
+    #[serde(rename = "hmac-sha512")]
     HmacSha512,
+    #[serde(rename = "ed25519")]
     Ed25519,
+    #[serde(rename = "ecdsa-p256-sha256")]
     EcdsaP256Sha256,
 }
 
@@ -68,7 +76,8 @@ impl Algorithm {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Encoding {
     Hex,
     Base64,
@@ -111,11 +120,15 @@ impl Encoding {
     }
 }
 
-/// How one signature header carries its signature(s).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How one signature header carries its signature(s). In YAML a map whose `style` names the variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "style", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SignatureFormat {
     /// The whole value is one signature after one of `prefixes` (`""` among them: bare is fine too).
-    Whole { prefixes: Vec<String> },
+    Whole {
+        #[serde(default)]
+        prefixes: Vec<String>,
+    },
     /// Items split on `separator`; those starting with a prefix are signatures, others (unknown
     /// versions) are ignored. Standard Webhooks: `v1,<b64> v1,<b64>`; PagerDuty: `v1=<hex>,v1=<hex>`.
     List {
@@ -141,10 +154,14 @@ pub enum TimestampSource {
     Json(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Named in YAML `s`, `ms` and `rfc3339`, as `verify: {hmac: {timestamp_unit}}` always has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TimeUnit {
+    #[serde(rename = "s")]
     Seconds,
+    #[serde(rename = "ms")]
     Millis,
+    #[serde(rename = "rfc3339")]
     Rfc3339,
 }
 

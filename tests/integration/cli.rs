@@ -141,6 +141,47 @@ fn providers_lists_one_preset_per_line() {
 }
 
 #[test]
+fn providers_yaml_prints_a_verify_block_that_check_accepts_in_place_of_the_preset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = [
+        ("stripe", "whsec_stripe"),
+        ("standard-webhooks", "whsec_c2VjcmV0LWtleQ=="),
+        ("dropbox", "dropbox-secret"),
+        ("gitlab", "gitlab-token"),
+    ];
+    for (name, secret) in secrets {
+        let output = hookguard(&["providers", "--yaml", name], &[], None);
+        assert!(output.status.success(), "{name}");
+        let block = String::from_utf8(output.stdout).expect("utf8");
+        assert!(block.starts_with("verify:\n"), "{name}: {block}");
+        assert!(
+            !block.contains("provider:"),
+            "{name}: explicit, not the preset"
+        );
+        let route: String = block.lines().map(|line| format!("    {line}\n")).collect();
+        let path = write_config(
+            &dir,
+            &format!(
+                "upstream: http://127.0.0.1:3000\nroutes:\n  - path: /hooks\n{route}    secrets: [{{env: BLOCK_SECRET}}]\n"
+            ),
+        );
+        let checked = hookguard(
+            &["check", "--config", &path],
+            &[("BLOCK_SECRET", secret)],
+            None,
+        );
+        assert!(
+            checked.status.success(),
+            "{name}: {block}\n{}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+    let unknown = hookguard(&["providers", "--yaml", "nosuch"], &[], None);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("nosuch"));
+}
+
+#[test]
 fn readme_preset_table_is_the_generated_one() {
     let output = hookguard(&["providers", "--markdown"], &[], None);
     assert!(output.status.success());

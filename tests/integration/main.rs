@@ -13,6 +13,7 @@ mod presets;
 mod properties;
 mod redteam;
 mod replay;
+mod schemes;
 mod slow;
 mod startup;
 mod support;

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use bytes::Bytes;
 use hookguard::body::RawBody;
 use hookguard::config::Config;
-use hookguard::verify::presets::{self, Outgoing, Spec, PRESETS};
+use hookguard::verify::presets::{self, Outgoing, Spec};
 use hookguard::verify::{KeyFormat, RequestView, Secret, SignatureVerifier, Verifier};
 
 const VALID_CONFIG: &str = "upstream: http://127.0.0.1:3000\nroutes:\n  - path: /a\n    provider: github\n    secrets: [{value: s}]\n    dedup: {ttl: 1h}\n    rate_limit: {per_second: 1}\n";
@@ -42,7 +42,7 @@ fn verifier(name: &str) -> (Verifier, String) {
 
 /// HMAC presets whose signature covers the body; Mailgun signs only a token and timestamp.
 fn body_signing_presets() -> Vec<&'static str> {
-    PRESETS
+    presets::all()
         .iter()
         .filter(|p| matches!(&p.spec, Spec::Signature(s) if s.algorithm.is_hmac() && s.signature_in_body.is_none()))
         .map(|p| p.name)
@@ -94,14 +94,14 @@ proptest! {
     #[test]
     fn every_signature_parser_refuses_arbitrary_headers(values in proptest::collection::vec("[ -~]{0,120}", 1..4),
                                                          body in proptest::collection::vec(any::<u8>(), 0..64)) {
-        for preset in PRESETS {
+        for preset in presets::all() {
             let Spec::Signature(spec) = &preset.spec else { continue };
             if !spec.algorithm.is_hmac() {
                 continue;
             }
             let (verifier, _) = verifier(preset.name);
             let mut headers = HeaderMap::new();
-            for set in spec.headers {
+            for set in &spec.header_sets {
                 for (name, value) in set.signatures.iter().chain(set.timestamp.iter()).chain(set.id.iter()).zip(values.iter().cycle()) {
                     if let Ok(value) = HeaderValue::from_str(value) {
                         headers.append(HeaderName::from_bytes(name.as_bytes()).expect("name"), value);
