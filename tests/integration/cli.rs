@@ -471,3 +471,45 @@ async fn sign_with_url_and_form_or_body_digest_is_accepted_by_the_proxy() {
     }
     assert_eq!(app.take().len(), 2);
 }
+
+#[test]
+fn check_names_every_problem_in_the_file_with_its_route_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(
+        &dir,
+        "upstream: http://127.0.0.1:3000
+routes:
+  - path: /a
+    name: alpha
+    provider: no-such-sender
+    methods: [post]
+    secrets: [{value: s}]
+  - path: /b
+    name: beta
+    provider: github
+    max_body: lots
+    secrets: [{env: HOOKGUARD_TEST_UNSET_SECRET}]
+  - path: /c
+    name: gamma
+    provider: github
+    allow_ips: [300.1.1.1/8]
+    secrets: [{value: s}]
+",
+    );
+    let output = hookguard(&["check", "--config", &path], &[], None);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).expect("utf8");
+    assert!(stderr.contains("5 problems"), "{stderr}");
+    for (route, key) in [
+        ("alpha", "provider"),
+        ("alpha", "methods"),
+        ("beta", "max_body"),
+        ("beta", "secrets[0]"),
+        ("gamma", "allow_ips"),
+    ] {
+        let named = stderr.lines().any(|line| {
+            line.contains(&format!("route \"{route}\"")) && line.contains(&format!("key `{key}`"))
+        });
+        assert!(named, "{route} {key} in:\n{stderr}");
+    }
+}

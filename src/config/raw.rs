@@ -1,0 +1,156 @@
+//! The config as written: serde shapes that refuse unknown keys, before anything is validated.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{LogFormat, Unmatched};
+use crate::verify::spec::SchemeSpec;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) listen: Option<String>,
+    pub(super) upstream: Option<String>,
+    pub(super) admin: Option<String>,
+    #[serde(default)]
+    pub(super) unmatched: Unmatched,
+    pub(super) shutdown_grace: Option<String>,
+    #[serde(default)]
+    pub(super) log: RawLog,
+    pub(super) tls: Option<RawTls>,
+    pub(super) upstream_ca: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub(super) dedup: RawDedupStore,
+    #[serde(default)]
+    pub(super) limits: RawLimits,
+    pub(super) routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLog {
+    #[serde(default)]
+    pub(super) format: LogFormat,
+    pub(super) level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDedupStore {
+    pub(super) store: Option<String>,
+    pub(super) max_entries: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRouteDedup {
+    pub(super) ttl: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    pub(super) cert: PathBuf,
+    pub(super) key: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    pub(super) max_body: Option<RawSize>,
+    pub(super) header_timeout: Option<String>,
+    pub(super) idle_timeout: Option<String>,
+    pub(super) body_timeout: Option<String>,
+    pub(super) upstream_timeout: Option<String>,
+    pub(super) send_timeout: Option<String>,
+    pub(super) max_connections: Option<usize>,
+    pub(super) h2_max_concurrent_streams: Option<u32>,
+}
+
+/// A size as a bare byte count or a string with a binary suffix (`512KiB`, `1MiB`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawSize {
+    Bytes(u64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRoute {
+    pub(super) path: String,
+    pub(super) name: Option<String>,
+    pub(super) provider: Option<String>,
+    pub(super) verify: Option<RawVerify>,
+    #[serde(default)]
+    pub(super) secrets: Vec<RawSecret>,
+    pub(super) methods: Option<Vec<String>>,
+    pub(super) upstream: Option<String>,
+    pub(super) max_body: Option<RawSize>,
+    pub(super) tolerance: Option<u64>,
+    pub(super) events: Option<Vec<String>>,
+    pub(super) enforce: Option<bool>,
+    pub(super) public_url: Option<String>,
+    pub(super) allow_ips: Option<Vec<String>>,
+    pub(super) rate_limit: Option<RawRateLimit>,
+    pub(super) dedup: Option<RawRouteDedup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRateLimit {
+    pub(super) per_second: f64,
+    pub(super) burst: Option<u32>,
+}
+
+/// Exactly one scheme key; a struct rather than an enum so the YAML reads `verify: {hmac: ...}`.
+/// `scheme` is the full description a preset is written in; `hmac` the short form for the commonest
+/// senders, kept as it was for existing configs and read into the same description.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVerify {
+    pub(super) scheme: Option<SchemeSpec>,
+    pub(super) hmac: Option<RawHmac>,
+    pub(super) query_token: Option<RawQueryToken>,
+    pub(super) header_token: Option<RawHeaderToken>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHmac {
+    pub(super) header: String,
+    pub(super) algorithm: Option<String>,
+    pub(super) encoding: Option<String>,
+    pub(super) prefix: Option<String>,
+    /// Signed content, such as `{timestamp}.{body}`; default `{body}`.
+    pub(super) template: Option<String>,
+    pub(super) timestamp_header: Option<String>,
+    /// `s` (default), `ms` or `rfc3339`.
+    pub(super) timestamp_unit: Option<String>,
+    pub(super) id_header: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHeaderToken {
+    pub(super) header: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawQueryToken {
+    pub(super) param: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSecret {
+    pub(super) env: Option<String>,
+    pub(super) file: Option<PathBuf>,
+    pub(super) value: Option<String>,
+    /// RFC 3339; the secret stops matching after this instant.
+    pub(super) not_after: Option<String>,
+}

@@ -1,0 +1,312 @@
+//! Unit tests of loading: defaults, explicit values, route options, secrets and refusals.
+
+use std::time::SystemTime;
+
+use super::raw::RawSize;
+use super::route::secret_window_warnings;
+use super::values::parse_size;
+use super::*;
+use crate::verify::{presets, Secret, TimeUnit};
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn load(yaml: &str) -> Result<Config, ConfigError> {
+    Config::from_yaml(yaml, |name| {
+        (name == "SECRET_VAR").then(|| "from-env".to_string())
+    })
+}
+
+fn error_text(yaml: &str) -> String {
+    load(yaml)
+        .expect_err("config should be refused")
+        .to_string()
+}
+
+const MINIMAL: &str = "
+upstream: http://127.0.0.1:3000
+routes:
+  - path: /webhooks/drivewidget
+    provider: drivewidget
+    secrets: [{env: SECRET_VAR}]
+";
+
+#[test]
+fn defaults_fill_in() {
+    let config = load(MINIMAL).expect("valid");
+    assert_eq!(config.listen, "0.0.0.0:8080".parse().expect("addr"));
+    assert_eq!(config.unmatched, Unmatched::Reject);
+    assert_eq!(config.max_body, 1024 * 1024);
+    let route = &config.routes[0];
+    assert_eq!(route.name, "/webhooks/drivewidget");
+    assert_eq!(route.methods, vec![Method::POST]);
+    assert_eq!(route.upstream.to_string(), "http://127.0.0.1:3000");
+    assert_eq!(route.max_body, 1024 * 1024);
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    assert_eq!(config.admin, None);
+    assert_eq!(config.shutdown_grace, Duration::from_secs(20));
+    assert_eq!(config.log_format, LogFormat::Text);
+    assert!(config.tls.is_none());
+}
+
+#[test]
+fn explicit_values_are_taken() {
+    let config = load(
+        "
+listen: 127.0.0.1:9000
+upstream: http://app:3000/
+unmatched: forward
+limits: {max_body: 64KiB}
+routes:
+  - path: /webhooks/custom
+    name: custom
+    verify: {hmac: {header: X-Custom-Sig, algorithm: sha512, encoding: base64, prefix: 'v1='}}
+    secrets: [{value: literal}]
+    methods: [POST, PUT]
+    upstream: http://other:8000
+    max_body: 2048
+  - path: /webhooks/files
+    verify: {query_token: {param: token}}
+    secrets: [{env: SECRET_VAR}]
+",
+    )
+    .expect("valid");
+    assert_eq!(config.unmatched, Unmatched::Forward);
+    assert_eq!(config.max_body, 64 * 1024);
+    let custom = &config.routes[0];
+    assert_eq!(custom.methods, vec![Method::POST, Method::PUT]);
+    assert_eq!(custom.upstream.to_string(), "http://other:8000");
+    assert_eq!(custom.max_body, 2048);
+    assert_eq!(custom.scheme_label, "hmac-sha512 base64 on x-custom-sig");
+    let files = &config.routes[1];
+    assert_eq!(files.methods, vec![Method::GET]);
+    assert_eq!(files.max_body, 64 * 1024);
+    let literal: Vec<&String> = config
+        .warnings
+        .iter()
+        .filter(|w| w.contains("literal"))
+        .collect();
+    assert_eq!(literal.len(), 1);
+    assert!(literal[0].contains("custom"), "{:?}", config.warnings);
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("http://app:3000") && w.contains("loopback")),
+        "a non-loopback upstream is worth a warning: {:?}",
+        config.warnings
+    );
+}
+
+#[test]
+fn route_options_reach_the_route() {
+    let config = load(
+            "
+upstream: http://127.0.0.1:3000
+routes:
+  - path: /stripe
+    provider: stripe
+    tolerance: 60
+    events: [invoice.paid]
+    enforce: false
+    secrets: [{env: SECRET_VAR, not_after: 2030-01-01T00:00:00Z}]
+  - path: /twilio
+    provider: twilio
+    public_url: https://hooks.example.com/twilio
+    secrets: [{env: SECRET_VAR}]
+  - path: /custom
+    verify: {hmac: {header: X-Sig, template: 'v1:{timestamp}:{body}', timestamp_header: X-Ts, timestamp_unit: ms}}
+    secrets: [{env: SECRET_VAR}]
+  - path: /token
+    verify: {header_token: {header: X-Token}}
+    secrets: [{env: SECRET_VAR}]
+",
+        )
+        .expect("valid");
+    let stripe = &config.routes[0];
+    assert!(!stripe.enforce);
+    assert_eq!(stripe.events, Some(vec!["invoice.paid".to_string()]));
+    let Verifier::Signature(verifier) = &stripe.verifier else {
+        panic!("signature route expected");
+    };
+    let rule = verifier
+        .scheme()
+        .timestamp
+        .as_ref()
+        .expect("timestamp rule");
+    assert_eq!(rule.tolerance, Some(Duration::from_secs(60)));
+    assert_eq!(
+        config.routes[1].public_url.as_deref(),
+        Some("https://hooks.example.com/twilio")
+    );
+    let Verifier::Signature(custom) = &config.routes[2].verifier else {
+        panic!("signature route expected");
+    };
+    assert_eq!(
+        custom.scheme().timestamp.as_ref().map(|t| t.unit),
+        Some(TimeUnit::Millis)
+    );
+    assert!(matches!(config.routes[3].verifier, Verifier::Token(_)));
+    assert_eq!(config.routes[3].methods, vec![Method::POST]);
+}
+
+#[test]
+fn secret_files_lose_their_trailing_newline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("secret");
+    std::fs::write(&path, "abc\n").expect("write");
+    let yaml = MINIMAL.replace(
+        "{env: SECRET_VAR}",
+        &format!("{{file: {}}}", path.display()),
+    );
+    let config = load(&yaml).expect("valid");
+    let preset = presets::find("drivewidget").expect("preset");
+    let outgoing = presets::Outgoing {
+        method: Method::POST,
+        body: b"x",
+        url: None,
+        content_type: None,
+        now: std::time::SystemTime::now(),
+    };
+    let signed = preset.sign(&Secret::new("abc"), &outgoing).expect("sign");
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "x-drivewidget-signature",
+        signed[0].1.parse().expect("value"),
+    );
+    let view = crate::verify::RequestView {
+        method: &Method::POST,
+        headers: &headers,
+        query: None,
+        body: &crate::body::RawBody::from(&b"x"[..]),
+        public_url: None,
+        now: outgoing.now,
+    };
+    assert_eq!(config.routes[0].verifier.verify(&view), Ok(()));
+}
+
+#[test]
+fn refusals_name_the_route_and_the_key() {
+    let cases: Vec<(String, &[&str])> = vec![
+            (MINIMAL.replace("    provider: drivewidget\n", "    provider: drivewidget\n    allow_ipz: []\n"), &["routes[0]", "allow_ipz"]),
+            (MINIMAL.replace("drivewidget\n    secrets", "nosuch\n    secrets"), &["routes[0]", "provider", "nosuch"]),
+            (MINIMAL.replace("SECRET_VAR", "MISSING_VAR"), &["/webhooks/drivewidget", "secrets[0]", "MISSING_VAR"]),
+            (MINIMAL.replace("{env: SECRET_VAR}", "{file: /nonexistent/secret}"), &["secrets[0]", "/nonexistent/secret"]),
+            (MINIMAL.replace("{env: SECRET_VAR}", "{value: ''}"), &["secrets[0]", "empty"]),
+            (MINIMAL.replace("{env: SECRET_VAR}", "{env: SECRET_VAR, value: x}"), &["secrets[0]", "exactly one"]),
+            (MINIMAL.replace("secrets: [{env: SECRET_VAR}]", "secrets: []"), &["secrets", "at least one"]),
+            (MINIMAL.replace("upstream: http://127.0.0.1:3000", "upstream: ftp://x"), &["top level", "upstream"]),
+            (format!("admin: nowhere\n{MINIMAL}"), &["top level", "admin"]),
+            (format!("shutdown_grace: soon\n{MINIMAL}"), &["shutdown_grace", "duration"]),
+            (format!("log: {{format: xml}}\n{MINIMAL}"), &["log", "xml"]),
+            (format!("log: {{level: 'not a level!!'}}\n{MINIMAL}"), &["log.level"]),
+            (format!("tls: {{cert: /nonexistent/cert.pem, key: /nonexistent/key.pem}}\n{MINIMAL}"), &["tls", "/nonexistent/cert.pem"]),
+            (format!("upstream_ca: /nonexistent/ca.pem\n{MINIMAL}"), &["upstream_ca", "/nonexistent/ca.pem"]),
+            (format!("{MINIMAL}limits: {{header_timeout: soon}}\n"), &["limits.header_timeout"]),
+            (format!("{MINIMAL}limits: {{request_timeout: 5s}}\n"), &["request_timeout"]),
+            (format!("{MINIMAL}limits: {{body_timeout: 0s}}\n"), &["limits.body_timeout", "zero"]),
+            (format!("{MINIMAL}limits: {{upstream_timeout: later}}\n"), &["limits.upstream_timeout", "duration"]),
+            (format!("{MINIMAL}limits: {{max_connections: 0}}\n"), &["limits.max_connections"]),
+            (format!("{MINIMAL}    allow_ips: [192.0.2.1/24]\n"), &["allow_ips", "192.0.2.0/24"]),
+            (format!("{MINIMAL}    allow_ips: []\n"), &["allow_ips", "empty"]),
+            (format!("{MINIMAL}    rate_limit: {{per_second: 0}}\n"), &["rate_limit.per_second"]),
+            (format!("trusted_proxies: [nope]\n{MINIMAL}"), &["trusted_proxies", "nope"]),
+            (format!("dedup: {{store: memcached}}\n{MINIMAL}"), &["dedup.store", "memcached"]),
+            (format!("dedup: {{store: 'redis://x', max_entries: 5}}\n{MINIMAL}"), &["dedup.max_entries"]),
+            (format!("{MINIMAL}    dedup: {{ttl: forever}}\n"), &["dedup.ttl"]),
+            (MINIMAL.replace("upstream: http://127.0.0.1:3000\n", ""), &["upstream", "required"]),
+            (MINIMAL.replace("path: /webhooks/drivewidget", "path: /a/../b"), &["path", "canonical"]),
+            (format!("{MINIMAL}    methods: [post]\n"), &["methods", "upper-case"]),
+            (format!("{MINIMAL}    max_body: 1MB\n"), &["max_body", "KiB"]),
+            (format!("{MINIMAL}    verify: {{query_token: {{param: t}}}}\n"), &["provider", "not both"]),
+            (format!("{MINIMAL}  - path: /webhooks/drivewidget\n    name: second\n    provider: filedgr\n    secrets: [{{env: SECRET_VAR}}]\n"), &["second", "path", "already"]),
+            (format!("{MINIMAL}  - path: /webhooks/drivewidget\n    provider: filedgr\n    secrets: [{{env: SECRET_VAR}}]\n"), &["routes[1]", "`path`", "already has this path"]),
+            (format!("{MINIMAL}  - path: /other\n    name: /webhooks/drivewidget\n    provider: filedgr\n    secrets: [{{env: SECRET_VAR}}]\n"), &["routes[1]", "name", "already"]),
+            ("upstream: http://x\nroutes: []\n".to_string(), &["routes", "at least one"]),
+            (MINIMAL.replace("provider: drivewidget", "verify: {hmac: {header: X-S, algorithm: md5}}"), &["verify.hmac.algorithm", "md5"]),
+            (MINIMAL.replace("provider: drivewidget", "verify: {}"), &["verify", "exactly one"]),
+            (MINIMAL.replace("provider: drivewidget", "verify: {jwt: {}}"), &["verify", "jwt"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: drivewidget\n    name: \"caf\u{e9}\""), &["name", "printable"]),
+            (format!("{MINIMAL}tls: {{cert: a, key: b}}\n"), &["tls"]),
+            (format!("{MINIMAL}    tolerance: 60\n"), &["tolerance", "no timestamp"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: twilio"), &["public_url", "required"]),
+            (format!("{MINIMAL}    public_url: https://x.test/a\n"), &["public_url", "does not sign"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: twilio\n    public_url: https://x.test/a?b=1"), &["public_url", "without a query"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: x-signature\n    events: [a]"), &["events", "event type"]),
+            (format!("{MINIMAL}    events: []\n"), &["events", "at least one"]),
+            (MINIMAL.replace("{env: SECRET_VAR}", "{env: SECRET_VAR, not_after: tomorrow}"), &["secrets[0].not_after", "RFC 3339"]),
+            (MINIMAL.replace("provider: drivewidget", "verify: {hmac: {header: X-S, template: '{timestamp}.{body}'}}"), &["timestamp_header", "{timestamp}"]),
+            (MINIMAL.replace("provider: drivewidget", "verify: {hmac: {header: X-S, template: '{nope}'}}"), &["verify.hmac.template", "nope"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: discord"), &["secrets[0]", "Ed25519"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: svix").replace("{env: SECRET_VAR}", "{value: 'whsec_!!'}"), &["secrets[0]", "whsec_"]),
+            (format!("{MINIMAL}    enforce: maybe\n"), &["enforce"]),
+        ];
+    for (yaml, needles) in cases {
+        let text = error_text(&yaml);
+        for needle in needles {
+            assert!(text.contains(needle), "{text:?} should mention {needle:?}");
+        }
+    }
+    assert!(Config::from_yaml(MINIMAL, no_env).is_err());
+}
+
+#[test]
+fn secrets_past_not_after_are_warned_about() {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    let day = Duration::from_secs(24 * 3600);
+    let warn = |ends: &[Option<SystemTime>]| secret_window_warnings("route", ends, now);
+    assert!(warn(&[None]).is_empty());
+    assert!(warn(&[Some(now + 30 * day)]).is_empty());
+    let none_active = warn(&[Some(now - day), Some(now - 2 * day)]);
+    assert_eq!(none_active.len(), 1, "{none_active:?}");
+    assert!(none_active[0].contains("no active secret"));
+    let soon = warn(&[Some(now + day)]);
+    assert!(soon[0].contains("stops matching by"), "{soon:?}");
+    let one_retired = warn(&[None, Some(now - day)]);
+    assert_eq!(one_retired.len(), 1);
+    assert!(
+        one_retired[0].contains("secrets[1] is past"),
+        "{one_retired:?}"
+    );
+}
+
+#[test]
+fn one_line_ending_is_trimmed_from_a_secret() {
+    for (stored, secret) in [
+        ("abc", "abc"),
+        ("abc\n", "abc"),
+        ("abc\r\n", "abc"),
+        ("abc\n\n", "abc\n"),
+        ("abc\r", "abc\r"),
+        ("\n", ""),
+    ] {
+        assert_eq!(
+            without_line_ending(stored.as_bytes().to_vec()),
+            secret.as_bytes(),
+            "{stored:?}"
+        );
+    }
+}
+
+#[test]
+fn sizes_parse() {
+    let ok = [
+        ("1024", 1024),
+        ("1KiB", 1024),
+        ("5MiB", 5 << 20),
+        ("1GiB", 1 << 30),
+        ("7B", 7),
+    ];
+    for (text, expected) in ok {
+        assert_eq!(
+            parse_size(&RawSize::Text(text.into())),
+            Ok(expected),
+            "{text}"
+        );
+    }
+    for bad in ["", "MiB", "1.5MiB", "1mb", "-1", "99999999999999999999GiB"] {
+        assert!(parse_size(&RawSize::Text(bad.into())).is_err(), "{bad}");
+    }
+    assert_eq!(parse_size(&RawSize::Bytes(3)), Ok(3));
+}

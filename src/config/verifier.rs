@@ -1,0 +1,338 @@
+//! What a route verifies with: a preset, an explicit scheme (`verify: {scheme: ...}` or the short
+//! `hmac:`), or a shared token, with the route options a scheme may take.
+
+use std::time::Duration;
+
+use http::{HeaderName, Method, Uri};
+
+use super::error::{invalid, Problem};
+use super::raw::{RawHeaderToken, RawHmac, RawQueryToken, RawVerify};
+use crate::verify::handshake::Handshake;
+use crate::verify::presets::{self, Preset, Spec};
+use crate::verify::scheme::{Part, Template, TimestampSource};
+use crate::verify::spec::{HeaderSetSpec, SchemeSpec, TimestampSpec};
+use crate::verify::{
+    Algorithm, Encoding, Field, KeyFormat, Scheme, Secret, SignatureFormat, SignatureVerifier,
+    TimeUnit, TokenSource, TokenVerifier, Verifier,
+};
+use std::time::SystemTime;
+
+/// The keys of a route that choose and tune its verification.
+pub(super) struct Choice<'r> {
+    pub place: &'r str,
+    pub provider: Option<&'r str>,
+    pub verify: Option<RawVerify>,
+    pub tolerance: Option<u64>,
+    pub public_url: Option<&'r str>,
+    pub secrets: &'r [(Secret, Option<SystemTime>)],
+}
+
+/// What a route's `provider` or `verify` resolves to.
+pub(super) struct Built {
+    pub verifier: Verifier,
+    pub label: String,
+    pub methods: Vec<Method>,
+    pub event_field: Option<Field>,
+    pub delivery_id_field: Option<Field>,
+    pub handshake: Handshake,
+}
+
+/// `provider` or `verify`, exactly one.
+pub(super) fn choose(choice: Choice<'_>) -> Result<Built, Problem> {
+    let place = choice.place;
+    match (choice.provider, &choice.verify) {
+        (Some(_), Some(_)) => Err(invalid(
+            place,
+            "provider",
+            "give either `provider` or `verify`, not both",
+        )),
+        (None, None) => Err(invalid(
+            place,
+            "provider",
+            "a route needs `provider` or `verify`",
+        )),
+        (Some(provider), None) => {
+            let preset = presets::find(provider).ok_or_else(|| {
+                invalid(
+                    place,
+                    "provider",
+                    format!("unknown provider {provider:?}; `hookguard providers` lists them"),
+                )
+            })?;
+            from_preset(&choice, preset)
+        }
+        (None, Some(_)) => from_verify(choice),
+    }
+}
+
+fn from_preset(choice: &Choice<'_>, preset: &Preset) -> Result<Built, Problem> {
+    let place = choice.place;
+    let verifier = match &preset.spec {
+        Spec::Signature(spec) => {
+            let scheme = spec
+                .scheme()
+                .map_err(|e| invalid(place, "provider", format!("preset is broken: {e}")))?;
+            signature_verifier(choice, scheme, spec.key_format)?
+        }
+        Spec::HeaderToken(_) => {
+            let source = preset
+                .spec
+                .token_source()
+                .map_err(|e| invalid(place, "provider", e))?;
+            refuse_scheme_options(choice.tolerance, choice.public_url)
+                .map_err(|(key, m)| invalid(place, key, m))?;
+            let source =
+                source.ok_or_else(|| invalid(place, "provider", "preset has no token source"))?;
+            Verifier::Token(TokenVerifier::new(source, choice.secrets))
+        }
+    };
+    Ok(Built {
+        verifier,
+        label: preset.name.to_string(),
+        methods: preset.methods.to_vec(),
+        event_field: preset.event,
+        delivery_id_field: preset.delivery_id,
+        handshake: preset.handshake,
+    })
+}
+
+/// A scheme with the route's options applied and its keys prepared.
+fn signature_verifier(
+    choice: &Choice<'_>,
+    scheme: Scheme,
+    key_format: KeyFormat,
+) -> Result<Verifier, Problem> {
+    let place = choice.place;
+    let scheme = apply_route_options(scheme, choice.tolerance, choice.public_url)
+        .map_err(|(key, m)| invalid(place, key, m))?;
+    let verifier = SignatureVerifier::new(scheme, key_format, choice.secrets)
+        .map_err(|(i, message)| invalid(place, format!("secrets[{i}]"), message))?;
+    Ok(Verifier::Signature(verifier))
+}
+
+fn from_verify(mut choice: Choice<'_>) -> Result<Built, Problem> {
+    let place = choice.place;
+    let Some(verify) = choice.verify.take() else {
+        return Err(invalid(place, "verify", "missing"));
+    };
+    let explicit = match (verify.scheme, verify.hmac) {
+        (Some(_), Some(_)) => None,
+        (Some(spec), None) => Some(("verify.scheme", spec)),
+        (None, Some(hmac)) => Some((
+            "verify.hmac",
+            hmac_spec(hmac).map_err(|(key, m)| invalid(place, key, m))?,
+        )),
+        (None, None) => None,
+    };
+    let (verifier, label, methods) = match (explicit, verify.query_token, verify.header_token) {
+        (Some((at, spec)), None, None) => explicit_scheme(&choice, at, &spec)?,
+        (None, Some(token), None) => query_token(&choice, token)?,
+        (None, None, Some(token)) => header_token(&choice, token)?,
+        _ => {
+            return Err(invalid(
+                place,
+                "verify",
+                "give exactly one of `scheme`, `hmac`, `query_token` or `header_token`",
+            ))
+        }
+    };
+    Ok(Built {
+        verifier,
+        label,
+        methods,
+        event_field: None,
+        delivery_id_field: None,
+        handshake: Handshake::None,
+    })
+}
+
+type Chosen = (Verifier, String, Vec<Method>);
+
+fn explicit_scheme(choice: &Choice<'_>, at: &str, spec: &SchemeSpec) -> Result<Chosen, Problem> {
+    let scheme = spec
+        .scheme()
+        .map_err(|e| invalid(choice.place, format!("{at}.{}", e.key), e.message))?;
+    let label = format!(
+        "{} {} on {}",
+        scheme.algorithm.as_str(),
+        scheme.encoding.as_str(),
+        match &scheme.signature_in_body {
+            Some(pointer) => format!("body {pointer}"),
+            None => scheme
+                .header_sets
+                .first()
+                .and_then(|s| s.signatures.first())
+                .map_or(String::new(), |h| h.to_string()),
+        }
+    );
+    let verifier = signature_verifier(choice, scheme, spec.key_format)?;
+    Ok((verifier, label, vec![Method::POST]))
+}
+
+fn query_token(choice: &Choice<'_>, token: RawQueryToken) -> Result<Chosen, Problem> {
+    let place = choice.place;
+    if token.param.is_empty() {
+        return Err(invalid(
+            place,
+            "verify.query_token.param",
+            "must not be empty",
+        ));
+    }
+    refuse_scheme_options(choice.tolerance, choice.public_url)
+        .map_err(|(key, m)| invalid(place, key, m))?;
+    let label = format!("query_token on ?{}=", token.param);
+    let verifier = TokenVerifier::new(TokenSource::Query(token.param), choice.secrets);
+    Ok((Verifier::Token(verifier), label, vec![Method::GET]))
+}
+
+fn header_token(choice: &Choice<'_>, token: RawHeaderToken) -> Result<Chosen, Problem> {
+    let place = choice.place;
+    let header = HeaderName::from_bytes(token.header.as_bytes()).map_err(|_| {
+        invalid(
+            place,
+            "verify.header_token.header",
+            format!("{:?} is not a valid header name", token.header),
+        )
+    })?;
+    refuse_scheme_options(choice.tolerance, choice.public_url)
+        .map_err(|(key, m)| invalid(place, key, m))?;
+    let label = format!("header_token on {header}");
+    let verifier = TokenVerifier::new(TokenSource::Header(header), choice.secrets);
+    Ok((Verifier::Token(verifier), label, vec![Method::POST]))
+}
+
+/// `tolerance` and `public_url` only mean something to schemes that use them, so elsewhere they are
+/// a sign of a misunderstanding and refused.
+fn apply_route_options(
+    mut scheme: Scheme,
+    tolerance: Option<u64>,
+    public_url: Option<&str>,
+) -> Result<Scheme, (&'static str, String)> {
+    if let Some(seconds) = tolerance {
+        let rule = scheme
+            .timestamp
+            .as_mut()
+            .ok_or(("tolerance", "this scheme signs no timestamp".to_string()))?;
+        rule.tolerance = Some(Duration::from_secs(seconds));
+    }
+    match (scheme.template.needs_url(), public_url) {
+        (true, None) => Err((
+            "public_url",
+            "required: the exact URL given to the provider".to_string(),
+        )),
+        (false, Some(_)) => Err((
+            "public_url",
+            "this scheme does not sign the URL".to_string(),
+        )),
+        (true, Some(url)) => {
+            let parsed: Uri = url
+                .parse()
+                .map_err(|e| ("public_url", format!("{url:?} is not a URL: {e}")))?;
+            if parsed.scheme().is_none() || parsed.authority().is_none() || parsed.query().is_some()
+            {
+                return Err((
+                    "public_url",
+                    format!("{url:?}: give scheme, host and path, without a query"),
+                ));
+            }
+            Ok(scheme)
+        }
+        (false, None) => Ok(scheme),
+    }
+}
+
+fn refuse_scheme_options(
+    tolerance: Option<u64>,
+    public_url: Option<&str>,
+) -> Result<(), (&'static str, String)> {
+    if tolerance.is_some() {
+        return Err(("tolerance", "this scheme signs no timestamp".into()));
+    }
+    if public_url.is_some() {
+        return Err(("public_url", "this scheme does not sign the URL".into()));
+    }
+    Ok(())
+}
+
+/// The short `hmac:` form as the full description: one header set, a whole signature after an
+/// optional prefix, raw keys, and a header timestamp checked ±300 s, as it has always meant.
+fn hmac_spec(raw: RawHmac) -> Result<SchemeSpec, (&'static str, String)> {
+    let name = |key: &'static str, text: &str| {
+        HeaderName::from_bytes(text.as_bytes())
+            .map(|_| text.to_string())
+            .map_err(|_| (key, format!("{text:?} is not a valid header name")))
+    };
+    let header = name("verify.hmac.header", &raw.header)?;
+    let algorithm = match raw.algorithm.as_deref() {
+        None => Algorithm::HmacSha256,
+        Some(text) => Algorithm::parse_hmac(text).ok_or((
+            "verify.hmac.algorithm",
+            format!("{text:?} is not one of sha1, sha256, sha512"),
+        ))?,
+    };
+    let encoding = match raw.encoding.as_deref() {
+        None => Encoding::Hex,
+        Some(text) => Encoding::parse(text).ok_or((
+            "verify.hmac.encoding",
+            format!("{text:?} is not one of hex, base64"),
+        ))?,
+    };
+    let template_text = raw.template.unwrap_or_else(|| "{body}".to_string());
+    let template = Template::parse(&template_text).map_err(|m| ("verify.hmac.template", m))?;
+    let timestamp_header = raw
+        .timestamp_header
+        .as_deref()
+        .map(|t| name("verify.hmac.timestamp_header", t))
+        .transpose()?;
+    let id_header = raw
+        .id_header
+        .as_deref()
+        .map(|t| name("verify.hmac.id_header", t))
+        .transpose()?;
+    let unit = match raw.timestamp_unit.as_deref() {
+        None | Some("s") => TimeUnit::Seconds,
+        Some("ms") => TimeUnit::Millis,
+        Some("rfc3339") => TimeUnit::Rfc3339,
+        Some(other) => {
+            return Err((
+                "verify.hmac.timestamp_unit",
+                format!("{other:?} is not one of s, ms, rfc3339"),
+            ))
+        }
+    };
+    if template.needs(&Part::Timestamp) != timestamp_header.is_some() {
+        return Err((
+            "verify.hmac.timestamp_header",
+            "give it exactly when the template uses {timestamp}".into(),
+        ));
+    }
+    if template.needs(&Part::Id) != id_header.is_some() {
+        return Err((
+            "verify.hmac.id_header",
+            "give it exactly when the template uses {id}".into(),
+        ));
+    }
+    // An explicit timestamp is checked both ways, five minutes by default, as most senders do.
+    let timestamp = timestamp_header.as_ref().map(|_| TimestampSpec {
+        source: TimestampSource::Header,
+        unit,
+        tolerance: Some(300),
+        reject_future: true,
+    });
+    let prefixes = raw.prefix.filter(|p| !p.is_empty()).into_iter().collect();
+    Ok(SchemeSpec {
+        algorithm,
+        encoding,
+        key_format: KeyFormat::Raw,
+        header_sets: vec![HeaderSetSpec {
+            signatures: vec![header],
+            timestamp: timestamp_header,
+            id: id_header,
+        }],
+        signature_in_body: None,
+        format: SignatureFormat::Whole { prefixes },
+        template: template_text,
+        timestamp,
+        body_sha256_param: None,
+    })
+}
