@@ -39,7 +39,6 @@ pub mod memory;
 pub mod metrics;
 pub mod proxy;
 pub mod ratelimit;
-pub mod reload;
 pub mod response;
 pub mod routing;
 pub mod server;

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use hookguard::admin::Health;
-use hookguard::config::{Config, LogFormat};
+use hookguard::config::{Config, LiveConfig, LogFormat};
 use hookguard::logformat::LineFormat;
 use hookguard::metrics::Metrics;
 use hookguard::proxy::Proxy;
@@ -172,7 +172,8 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
             config.routes.len(),
         );
         let metrics = Arc::new(Metrics::new());
-        let proxy = Arc::new(Proxy::new(config, Arc::clone(&metrics)));
+        let live = Arc::new(LiveConfig::new(config));
+        let proxy = Arc::new(Proxy::new(Arc::clone(&live), Arc::clone(&metrics)));
         let listener = hookguard::server::exclusive_listener(listen)
             .and_then(|l| {
                 l.set_nonblocking(true)?;
@@ -197,9 +198,10 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
             tokio::spawn(hookguard::admin::run(admin_listener, Arc::clone(&health)));
         }
         let addr = listener.local_addr().context("listener address")?;
-        tokio::spawn(hookguard::reload::watch(
+        tokio::spawn(hookguard::config::reload::watch(
             config_path.to_path_buf(),
-            Arc::clone(&proxy),
+            live,
+            Arc::clone(&metrics),
         ));
         // The listener is bound, so the kernel already queues connections: ready from here on.
         health.ready.store(true, Ordering::SeqCst);

@@ -7,9 +7,13 @@
 //! - [`route`](self::route) and [`verifier`](self::verifier): one route, and what it verifies with.
 //! - [`values`](self::values): parsers for single values (sizes, durations, methods, URLs, secrets).
 //! - [`error`](self::error): `ConfigError`, with every problem and where it is.
+//! - [`live`]: the config in force, swapped whole on reload, and what only a restart may change.
+//! - [`reload`]: SIGHUP and file watching; a bad config never replaces a good one.
 
 mod error;
+pub mod live;
 mod raw;
+pub mod reload;
 mod route;
 mod settings;
 mod values;
@@ -33,6 +37,7 @@ use crate::verify::{Field, Verifier};
 
 use self::error::Problems;
 pub use self::error::{ConfigError, Problem};
+pub use self::live::{Live, LiveConfig, RestartOnly};
 use self::raw::RawConfig;
 pub use self::values::without_line_ending;
 

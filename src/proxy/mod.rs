@@ -15,14 +15,13 @@ mod phases;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 
-use crate::config::Config;
 use crate::config::DedupStore;
+use crate::config::{Live, LiveConfig};
 use crate::dedup::{MemoryStore, RedisStore, Store};
 use crate::metrics::Metrics;
 use crate::smuggling::HeadVerdicts;
@@ -44,40 +43,17 @@ pub struct ConnectionInfo {
     pub peer_headers: Arc<PeerHeaders>,
 }
 
-/// A config as it stands; replaced whole on reload, so a request sees one config from start to end.
-pub struct Live {
-    pub config: Config,
-    /// Tells this config's per-worker upstream connections apart from an earlier config's.
-    generation: u64,
-}
-
-impl Live {
-    fn new(config: Config) -> Self {
-        static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Live { config, generation }
-    }
-}
-
-/// A reload that changes what takes effect only on restart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum RestartOnly {
-    #[error("`listen` and `admin` take effect only on restart")]
-    Listeners,
-    #[error("`dedup` (the store) takes effect only on restart")]
-    DedupStore,
-}
-
 pub struct Proxy {
-    live: ArcSwap<Live>,
+    live: Arc<LiveConfig>,
     metrics: Arc<Metrics>,
     /// Outlives reloads, so a reload never forgets which deliveries the app already took.
     dedup: Store,
 }
 
 impl Proxy {
-    pub fn new(config: Config, metrics: Arc<Metrics>) -> Self {
-        let dedup = match &config.dedup_store {
+    /// The dedup store is made from the config in force now; it is restart-only, so it stays.
+    pub fn new(live: Arc<LiveConfig>, metrics: Arc<Metrics>) -> Self {
+        let dedup = match &live.load().config.dedup_store {
             DedupStore::Memory { max_entries } => Store::Memory(MemoryStore::new(*max_entries)),
             // The URL was validated with the config; should it still fail, dedup routes fail closed.
             DedupStore::Redis { url } => {
@@ -85,30 +61,15 @@ impl Proxy {
             }
         };
         Proxy {
-            live: ArcSwap::from_pointee(Live::new(config)),
+            live,
             metrics,
             dedup,
         }
     }
 
-    /// The config and client in force now.
+    /// The config in force now.
     pub fn live(&self) -> Arc<Live> {
-        self.live.load_full()
-    }
-
-    /// Puts a freshly validated config in force; requests already running finish on the old one.
-    /// What binds sockets or holds state cannot move under a running process, so changing it is
-    /// refused.
-    pub fn replace(&self, config: Config) -> Result<(), RestartOnly> {
-        let current = self.live.load();
-        if config.listen != current.config.listen || config.admin != current.config.admin {
-            return Err(RestartOnly::Listeners);
-        }
-        if config.dedup_store != current.config.dedup_store {
-            return Err(RestartOnly::DedupStore);
-        }
-        self.live.store(Arc::new(Live::new(config)));
-        Ok(())
+        self.live.load()
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -121,7 +82,7 @@ impl Proxy {
         request: Request<Incoming>,
         conn: &ConnectionInfo,
     ) -> Response<ProxyBody> {
-        let live = self.live.load_full();
+        let live = self.live.load();
         let mut exchange = exchange::Exchange::begin(&self.metrics, &live, conn, &request);
         let (parts, body) = request.into_parts();
         let finished = self.pipeline(&mut exchange, parts, body).await;

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, ConfigError};
-use crate::proxy::{Proxy, RestartOnly};
+use super::live::{LiveConfig, RestartOnly};
+use super::{Config, ConfigError};
+use crate::metrics::Metrics;
 
 /// How often files are checked; a change is in force within two of these.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -37,13 +38,12 @@ enum Refused {
 }
 
 /// Loads and validates `path` and puts it in force, or keeps the old config and says why.
-pub fn reload(path: &Path, proxy: &Proxy, cause: &str) -> bool {
+pub fn reload(path: &Path, live: &LiveConfig, metrics: &Metrics, cause: &str) -> bool {
     let outcome = Config::load(path)
         .map_err(Refused::Invalid)
         .and_then(|config| {
             let warnings = config.warnings.clone();
-            proxy
-                .replace(config)
+            live.replace(config)
                 .map(|()| warnings)
                 .map_err(Refused::RestartOnly)
         });
@@ -52,12 +52,12 @@ pub fn reload(path: &Path, proxy: &Proxy, cause: &str) -> bool {
             for warning in warnings {
                 tracing::warn!("{warning}");
             }
-            proxy.metrics().reload(true);
+            metrics.reload(true);
             tracing::info!(cause, "config reloaded");
             true
         }
         Err(error) => {
-            proxy.metrics().reload(false);
+            metrics.reload(false);
             tracing::error!(cause, %error, "config reload refused; the previous config keeps serving");
             false
         }
@@ -65,7 +65,7 @@ pub fn reload(path: &Path, proxy: &Proxy, cause: &str) -> bool {
 }
 
 /// Watches for SIGHUP and file changes until the process ends.
-pub async fn watch(path: PathBuf, proxy: Arc<Proxy>) {
+pub async fn watch(path: PathBuf, live: Arc<LiveConfig>, metrics: Arc<Metrics>) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangup = match signal(SignalKind::hangup()) {
         Ok(stream) => Some(stream),
@@ -74,7 +74,7 @@ pub async fn watch(path: PathBuf, proxy: Arc<Proxy>) {
             None
         }
     };
-    let mut files = proxy.live().config.watched_files.clone();
+    let mut files = live.load().config.watched_files.clone();
     let mut seen = fingerprint(&files);
     let mut ticks = tokio::time::interval(POLL_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -88,9 +88,9 @@ pub async fn watch(path: PathBuf, proxy: Arc<Proxy>) {
                 "file change"
             }
         };
-        reload(&path, &proxy, cause);
+        reload(&path, &live, &metrics, cause);
         // The new config may name other files; a failed reload keeps watching the old set.
-        files = proxy.live().config.watched_files.clone();
+        files = live.load().config.watched_files.clone();
         seen = fingerprint(&files);
     }
 }
