@@ -4,6 +4,7 @@
 //! handshake -> precheck -> read body -> verify -> filter event -> claim -> deliver -> settle -> record. Anything that fails a step is answered by hookguard itself and never reaches the app.
 //!
 //! # Layout
+//! - [`app`]: wiring, and the start and stop order.
 //! - [`config`]: YAML -> validated [`config::Config`], with every doubt refused at load time.
 //! - [`routing`]: path canonicalisation and longest-match route lookup.
 //! - [`clientip`]: CIDR ranges and the client address behind trusted proxies.
@@ -28,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod app;
 pub mod body;
 pub mod clientip;
 pub mod config;

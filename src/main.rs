@@ -4,17 +4,11 @@ mod cli;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use hookguard::admin::Health;
-use hookguard::config::{Config, LiveConfig, LogFormat};
+use hookguard::config::{Config, LogFormat};
 use hookguard::logformat::LineFormat;
-use hookguard::metrics::Metrics;
-use hookguard::proxy::Proxy;
 use hookguard::verify::presets;
 use tracing_subscriber::EnvFilter;
 
@@ -149,95 +143,5 @@ fn init_logging(format: LogFormat, level: &str) {
 fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     init_logging(config.log_format, &config.log_level);
-    for warning in &config.warnings {
-        tracing::warn!("{warning}");
-    }
-    // A sidecar only ever runs `run`, so the memory check `check` makes is repeated here.
-    let memory_limit = hookguard::memory::cgroup_memory_limit();
-    if let Some(warning) =
-        hookguard::memory::connection_warning(config.limits.max_connections, memory_limit)
-    {
-        tracing::warn!("{warning}");
-    }
-    // This runtime runs the admin listener, reloads and signals; requests run on the workers.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let (listen, admin, tls, route_count) = (
-            config.listen,
-            config.admin,
-            config.tls.is_some(),
-            config.routes.len(),
-        );
-        let metrics = Arc::new(Metrics::new());
-        let live = Arc::new(LiveConfig::new(config));
-        let proxy = Arc::new(Proxy::new(Arc::clone(&live), Arc::clone(&metrics)));
-        let listener = hookguard::server::exclusive_listener(listen)
-            .and_then(|l| {
-                l.set_nonblocking(true)?;
-                Ok(l)
-            })
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let admin_listener = match admin {
-            Some(addr) => Some(
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on admin address {addr}"))?,
-            ),
-            None => None,
-        };
-        let health = Arc::new(Health {
-            ready: AtomicBool::new(false),
-            metrics: Arc::clone(&metrics),
-        });
-        if let Some(admin_listener) = admin_listener {
-            let addr = admin_listener.local_addr().context("admin address")?;
-            tracing::info!(admin_addr = %addr, "admin endpoints up");
-            tokio::spawn(hookguard::admin::run(admin_listener, Arc::clone(&health)));
-        }
-        let addr = listener.local_addr().context("listener address")?;
-        tokio::spawn(hookguard::config::reload::watch(
-            config_path.to_path_buf(),
-            live,
-            Arc::clone(&metrics),
-        ));
-        // The listener is bound, so the kernel already queues connections: ready from here on.
-        health.ready.store(true, Ordering::SeqCst);
-        tracing::info!(%addr, tls, routes = route_count, "listening");
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let handles = hookguard::server::spawn_workers(listener, proxy, workers, stopped)
-            .context("cannot start the worker threads")?;
-        shutdown_signal().await;
-        // Readiness fails first, so load balancers stop sending while requests drain; the admin
-        // listener on this runtime keeps answering until the workers are done.
-        health.ready.store(false, Ordering::SeqCst);
-        let _ = stop.send(true);
-        let _ = tokio::task::spawn_blocking(move || {
-            for handle in handles {
-                let _ = handle.join();
-            }
-        })
-        .await;
-        tracing::info!("stopped");
-        Ok(())
-    })
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = match signal(SignalKind::terminate()) {
-        Ok(stream) => stream,
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops hookguard");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = terminate.recv() => tracing::info!("SIGTERM received"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-    }
+    hookguard::app::run(config, config_path)
 }

@@ -1,0 +1,119 @@
+//! Wiring: what `hookguard run` starts, in which order, and how it stops.
+//!
+//! Start: warnings, the listener (so the kernel queues connections from here on), the admin
+//! endpoints, reload, readiness on, then the workers. Stop, on SIGTERM or SIGINT: readiness off (load
+//! balancers stop sending), the workers stop accepting and drain for `shutdown_grace`, then exit.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::admin::Health;
+use crate::config::{Config, LiveConfig};
+use crate::metrics::Metrics;
+use crate::proxy::Proxy;
+
+/// Serves `config` until SIGTERM or SIGINT; `config_path` is watched for reloads.
+pub fn run(config: Config, config_path: &Path) -> anyhow::Result<()> {
+    warn_at_start(&config);
+    // This runtime runs the admin listener, reloads and signals; requests run on the workers.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config, config_path))
+}
+
+fn warn_at_start(config: &Config) {
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    // A sidecar only ever runs `run`, so the memory check `check` makes is repeated here.
+    let memory_limit = crate::memory::cgroup_memory_limit();
+    if let Some(warning) =
+        crate::memory::connection_warning(config.limits.max_connections, memory_limit)
+    {
+        tracing::warn!("{warning}");
+    }
+}
+
+/// The start order, then the stop order, as the module's header states them.
+async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
+    let (listen, admin, tls, route_count) = (
+        config.listen,
+        config.admin,
+        config.tls.is_some(),
+        config.routes.len(),
+    );
+    let metrics = Arc::new(Metrics::new());
+    let live = Arc::new(LiveConfig::new(config));
+    let proxy = Arc::new(Proxy::new(Arc::clone(&live), Arc::clone(&metrics)));
+    let listener = crate::server::exclusive_listener(listen)
+        .and_then(|l| {
+            l.set_nonblocking(true)?;
+            Ok(l)
+        })
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let health = Arc::new(Health {
+        ready: AtomicBool::new(false),
+        metrics: Arc::clone(&metrics),
+    });
+    if let Some(addr) = admin {
+        start_admin(addr, Arc::clone(&health)).await?;
+    }
+    let addr = listener.local_addr().context("listener address")?;
+    tokio::spawn(crate::config::reload::watch(
+        config_path.to_path_buf(),
+        live,
+        Arc::clone(&metrics),
+    ));
+    // The listener is bound, so the kernel already queues connections: ready from here on.
+    health.ready.store(true, Ordering::SeqCst);
+    tracing::info!(%addr, tls, routes = route_count, "listening");
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let handles = crate::server::spawn_workers(listener, proxy, workers, stopped)
+        .context("cannot start the worker threads")?;
+    shutdown_signal().await;
+    // Readiness fails first, so load balancers stop sending while requests drain; the admin
+    // listener on this runtime keeps answering until the workers are done.
+    health.ready.store(false, Ordering::SeqCst);
+    let _ = stop.send(true);
+    let _ = tokio::task::spawn_blocking(move || {
+        for handle in handles {
+            let _ = handle.join();
+        }
+    })
+    .await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `/livez`, `/readyz` and `/metrics`, on this runtime, so they answer while the workers drain.
+async fn start_admin(addr: std::net::SocketAddr, health: Arc<Health>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on admin address {addr}"))?;
+    let bound = listener.local_addr().context("admin address")?;
+    tracing::info!(admin_addr = %bound, "admin endpoints up");
+    tokio::spawn(crate::admin::run(listener, health));
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => stream,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops hookguard");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}
