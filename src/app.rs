@@ -12,8 +12,8 @@ use anyhow::Context;
 
 use crate::admin::Health;
 use crate::config::{Config, LiveConfig};
-use crate::metrics::Metrics;
 use crate::proxy::Proxy;
+use crate::telemetry::metrics::Metrics;
 
 /// Serves `config` until SIGTERM or SIGINT; `config_path` is watched for reloads.
 pub fn run(config: Config, config_path: &Path) -> anyhow::Result<()> {

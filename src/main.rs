@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use hookguard::config::{Config, LogFormat};
-use hookguard::logformat::LineFormat;
+use hookguard::telemetry::logformat::LineFormat;
 use hookguard::verify::presets;
 use tracing_subscriber::EnvFilter;
 
@@ -132,7 +132,7 @@ fn init_logging(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(hookguard::logbuffer::BufferedStderr)
+        .with_writer(hookguard::telemetry::logbuffer::BufferedStderr)
         .event_format(match format {
             LogFormat::Text => LineFormat::Text,
             LogFormat::Json => LineFormat::Json,

@@ -71,10 +71,10 @@ pub fn spawn_workers(
             std::thread::Builder::new()
                 .name(format!("hookguard-worker-{index}"))
                 .spawn(move || {
-                    crate::logbuffer::enable_on_this_thread();
+                    crate::telemetry::logbuffer::enable_on_this_thread();
                     let runtime = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
-                        .on_thread_park(crate::logbuffer::flush_this_thread)
+                        .on_thread_park(crate::telemetry::logbuffer::flush_this_thread)
                         .build();
                     match runtime {
                         Ok(runtime) => runtime.block_on(async move {
@@ -93,7 +93,7 @@ pub fn spawn_workers(
                         }),
                         Err(error) => tracing::error!(%error, "worker cannot start its runtime"),
                     }
-                    crate::logbuffer::flush_this_thread();
+                    crate::telemetry::logbuffer::flush_this_thread();
                 })
         })
         .collect()

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use hookguard::config::{Config, LogFormat};
-use hookguard::logformat::LineFormat;
+use hookguard::telemetry::logformat::LineFormat;
 
 /// Writes `error` for someone reading `run`'s output, in the format `config_path` asks for.
 pub fn report(config_path: &Path, error: &anyhow::Error) {

@@ -90,7 +90,7 @@ impl fmt::Display for Upstream {
 pub struct Route {
     pub name: String,
     /// The name as a shared metric label, made once here rather than per request.
-    pub label: crate::metrics::Label,
+    pub label: crate::telemetry::metrics::Label,
     /// The name as the `X-Hookguard-Route` value, likewise made once.
     pub header_value: http::HeaderValue,
     pub pattern: PathPattern,

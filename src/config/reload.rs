@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::live::{LiveConfig, RestartOnly};
 use super::{Config, ConfigError};
-use crate::metrics::Metrics;
+use crate::telemetry::metrics::Metrics;
 
 /// How often files are checked; a change is in force within two of these.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);

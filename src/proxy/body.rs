@@ -8,7 +8,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::body::RawBody;
-use crate::response::Refusal;
+use crate::proxy::refusal::Refusal;
 
 /// A declared length over the limit is refused before a byte of the body is read.
 pub fn refuse_declared_oversize(headers: &HeaderMap, max_body: u64) -> Result<(), Refusal> {

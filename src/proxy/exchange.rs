@@ -14,8 +14,8 @@ use hyper::body::Incoming;
 use super::{ConnectionInfo, Live, ProxyBody};
 use crate::clientip;
 use crate::config::Route;
-use crate::metrics::{FailureLabels, Label, Metrics, RequestLabels};
-use crate::response::Refusal;
+use crate::proxy::refusal::Refusal;
+use crate::telemetry::metrics::{FailureLabels, Label, Metrics, RequestLabels};
 use crate::upstream::PooledBody;
 
 /// How a request ended: the `outcome` of its log line and metrics.

@@ -6,11 +6,13 @@
 //!   event, claim, deliver, settle.
 //! - [`headers`]: what of the client's head reaches the app, and of the app's head comes back.
 //! - [`body`]: reading a body within its bounds.
+//! - [`refusal`]: every refusal and its status, in one exhaustive match.
 
 mod body;
 pub mod exchange;
 pub mod headers;
 mod phases;
+pub mod refusal;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,8 +25,8 @@ use hyper::body::Incoming;
 use crate::config::DedupStore;
 use crate::config::{Live, LiveConfig};
 use crate::dedup::{MemoryStore, RedisStore, Store};
-use crate::metrics::Metrics;
 use crate::smuggling::HeadVerdicts;
+use crate::telemetry::metrics::Metrics;
 use crate::upstream::PooledBody;
 
 pub use self::exchange::{Outcome, Record};

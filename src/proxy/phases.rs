@@ -18,9 +18,9 @@ use super::{ConnectionInfo, Proxy};
 use crate::body::{RawBody, UpstreamBody};
 use crate::config::{Route, Unmatched, Upstream};
 use crate::dedup::Claim;
-use crate::metrics::{Label, RouteLabels};
-use crate::response::Refusal;
+use crate::proxy::refusal::Refusal;
 use crate::routing;
+use crate::telemetry::metrics::{Label, RouteLabels};
 use crate::upstream::{self, PooledBody, UpstreamError};
 use crate::verify::{Field, Rejection, RequestView, Verifier};
 

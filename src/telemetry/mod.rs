@@ -1,0 +1,10 @@
+//! What hookguard tells operators: the Prometheus families, and the log lines with their batching
+//! and layouts.
+//!
+//! - [`metrics`]: the Prometheus families; labels come from the config or fixed sets, never a path.
+//! - [`logbuffer`]: per-thread batching of log lines, so logging costs no write per request.
+//! - [`logformat`]: the text and JSON line layouts, cheap enough to run on every request.
+
+pub mod logbuffer;
+pub mod logformat;
+pub mod metrics;
