@@ -16,6 +16,8 @@ rows = defaultdict(list)
 with open(results) as f:
     for row in csv.DictReader(f, delimiter="\t"):
         rows[(row["size"], row["setup"])].append(row)
+# BENCH_SIZES may have left some sizes out.
+SIZES = [(size, label) for size, label in SIZES if rows[(size, "hookguard")]]
 
 
 def median(size, setup, key):
@@ -88,6 +90,12 @@ print()
 print(f"hookguard RSS: idle {int(idle_rss) / 1024:.1f} MiB, after load {int(load_rss) / 1024:.1f} MiB, peak {int(peak_rss) / 1024:.1f} MiB")
 for setup in ("hookguard", "nginx", "njs"):
     print(f"{setup} CPU per request (µs): " + ", ".join(f"{label} {median(size, setup, 'cpu_us_per_req'):.1f}" for size, label in SIZES))
+
+# BASELINE=older build: this build against it, round by round, and CPU per request of each.
+for size, label in SIZES:
+    if rows[(size, "baseline")]:
+        print(f"before/after {label}: this build ÷ baseline req/s {ratio_text(size, 'baseline')}; CPU µs per request "
+              f"{median(size, 'hookguard', 'cpu_us_per_req'):.1f} (this) vs {median(size, 'baseline', 'cpu_us_per_req'):.1f} (baseline)")
 
 # The chart: req/s against body size, log scale, one line per setup.
 W, H, L, R, T, B = 640, 400, 70, 170, 30, 50

@@ -5,6 +5,9 @@
 #
 #   bench/run.sh                 # 10 s per case, 6 rounds, medians reported (about 15 minutes)
 #   BENCH_SECONDS=1 BENCH_ROUNDS=1 bench/run.sh --smoke   # a quick check that everything works
+#   BASELINE=/path/to/older/hookguard bench/run.sh       # also measure an older build, right beside
+#                                                         # this one, for a before/after in one run
+#   BENCH_SIZES="1024 65536" bench/run.sh                # only these body sizes
 #
 # Everything runs on this machine, on 127.0.0.1. Installs nginx, its njs module and wrk if missing.
 set -euo pipefail
@@ -40,7 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-APP_PORT=18300 NGINX_PORT=18301 NJS_PORT=18302 HG_PORT=18303 ADMIN_PORT=18304
+APP_PORT=18300 NGINX_PORT=18301 NJS_PORT=18302 HG_PORT=18303 ADMIN_PORT=18304 BASE_PORT=18305
+BASELINE=${BASELINE:-}
 export BENCH_SECRET=bench-secret-5f2b8c1e9a7d4c3b
 PATH_=/webhooks/drivewidget
 
@@ -54,7 +58,7 @@ tail = b'"}'
 open(path, "wb").write(head + b"x" * (size - len(head) - len(tail)) + tail)
 PY
 }
-SIZES=(1024 65536 1048576)
+read -r -a SIZES <<< "${BENCH_SIZES:-1024 65536 1048576}"
 LABELS=("1 KiB" "64 KiB" "1 MiB")
 for size in "${SIZES[@]}"; do
   make_body "$size" "$DIR/body-$size"
@@ -83,9 +87,15 @@ routes:
 YAML
 "$HOOKGUARD" run --config "$DIR/hookguard.yaml" 2> "$DIR/hookguard.log" & HG_PID=$!
 PIDS+=($HG_PID)
+BASE_PID=
+if [ -n "$BASELINE" ]; then
+  sed -e "s/127.0.0.1:$HG_PORT/127.0.0.1:$BASE_PORT/" -e "/^admin:/d" "$DIR/hookguard.yaml" > "$DIR/baseline.yaml"
+  "$BASELINE" run --config "$DIR/baseline.yaml" 2> "$DIR/baseline.log" & BASE_PID=$!
+  PIDS+=($BASE_PID)
+fi
 
 # Wait for every server to answer.
-for port in $APP_PORT $NGINX_PORT $NJS_PORT $HG_PORT; do
+for port in $APP_PORT $NGINX_PORT $NJS_PORT $HG_PORT ${BASELINE:+$BASE_PORT}; do
   for _ in $(seq 1 100); do
     curl -s -o /dev/null "http://127.0.0.1:$port/" && break
     sleep 0.1
@@ -102,7 +112,7 @@ check() {
     exit 1
   fi
 }
-for port in $NJS_PORT $HG_PORT; do
+for port in $NJS_PORT $HG_PORT ${BASELINE:+$BASE_PORT}; do
   check "$port" "$(cat "$DIR/sig-1024")" 200
   check "$port" "sha256=$(printf '0%.0s' $(seq 1 64))" 401
 done
@@ -120,6 +130,7 @@ run_case() {
   local size=$1 setup=$2 port=$3 round=$4 out rps p50 p99 errors before after requests cpu
   case $setup in
     hookguard) before=$(cpu_ticks $HG_PID) ;;
+    baseline) before=$(cpu_ticks $BASE_PID) ;;
     nginx|njs) before=$(nginx_ticks) ;;
   esac
   out=$(BODY_FILE="$DIR/body-$size" SIGNATURE="$(cat "$DIR/sig-$size")" \
@@ -134,6 +145,7 @@ run_case() {
   cpu=-
   case $setup in
     hookguard) after=$(cpu_ticks $HG_PID) ;;
+    baseline) after=$(cpu_ticks $BASE_PID) ;;
     nginx|njs) after=$(nginx_ticks) ;;
     *) after= ;;
   esac
@@ -155,11 +167,13 @@ for round in $(seq 1 "$ROUNDS"); do
     run_case "$size" direct $APP_PORT "$round"
     if [ $((round % 2)) = 1 ]; then
       run_case "$size" nginx $NGINX_PORT "$round"
+      [ -n "$BASELINE" ] && run_case "$size" baseline $BASE_PORT "$round"
       run_case "$size" hookguard $HG_PORT "$round"
       run_case "$size" njs $NJS_PORT "$round"
     else
       run_case "$size" njs $NJS_PORT "$round"
       run_case "$size" hookguard $HG_PORT "$round"
+      [ -n "$BASELINE" ] && run_case "$size" baseline $BASE_PORT "$round"
       run_case "$size" nginx $NGINX_PORT "$round"
     fi
   done
