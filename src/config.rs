@@ -48,11 +48,11 @@ pub enum ConfigError {
     },
 }
 
-fn invalid(place: &str, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+fn invalid(place: &str, key: impl Into<String>, message: impl std::fmt::Display) -> ConfigError {
     ConfigError::Invalid {
         place: place.to_string(),
         key: key.into(),
-        message: message.into(),
+        message: message.to_string(),
     }
 }
 
@@ -653,8 +653,9 @@ fn build_route(
         &not_afters,
         SystemTime::now(),
     ));
-    let key_error =
-        |(i, message): (usize, String)| invalid(&place, format!("secrets[{i}]"), message);
+    let key_error = |(i, message): (usize, crate::verify::KeyError)| {
+        invalid(&place, format!("secrets[{i}]"), message)
+    };
 
     let built = match (raw.provider.as_deref(), raw.verify) {
         (Some(_), Some(_)) => {
@@ -1074,7 +1075,8 @@ fn hmac_spec(raw: RawHmac) -> Result<SchemeSpec, (&'static str, String)> {
         ))?,
     };
     let template_text = raw.template.unwrap_or_else(|| "{body}".to_string());
-    let template = Template::parse(&template_text).map_err(|m| ("verify.hmac.template", m))?;
+    let template =
+        Template::parse(&template_text).map_err(|e| ("verify.hmac.template", e.to_string()))?;
     let timestamp_header = raw
         .timestamp_header
         .as_deref()

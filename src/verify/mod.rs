@@ -24,7 +24,7 @@ use std::time::SystemTime;
 use http::HeaderMap;
 use subtle::Choice;
 
-pub use self::keys::{Key, KeyFormat};
+pub use self::keys::{Key, KeyError, KeyFormat};
 pub use self::scheme::{Algorithm, Encoding, RequestView, Scheme, SignatureFormat, TimeUnit};
 pub use self::token::{TokenSource, TokenVerifier};
 
@@ -123,11 +123,12 @@ impl fmt::Debug for SignatureVerifier {
 }
 
 impl SignatureVerifier {
+    /// The scheme with a key for each secret; a secret that is not a key is named by its index.
     pub fn new(
         scheme: Scheme,
         key_format: KeyFormat,
         secrets: &[(Secret, Option<SystemTime>)],
-    ) -> Result<Self, (usize, String)> {
+    ) -> Result<Self, (usize, KeyError)> {
         let keys = secrets
             .iter()
             .enumerate()

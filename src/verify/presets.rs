@@ -578,7 +578,7 @@ impl Preset {
             spec.key_format,
             &[(secret.clone(), None)],
         )
-        .map_err(|(_, message)| message)?;
+        .map_err(|(_, error)| error.to_string())?;
         let since_epoch = outgoing
             .now
             .duration_since(std::time::UNIX_EPOCH)

@@ -207,8 +207,19 @@ pub enum Part {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template(pub Vec<Part>);
 
+/// Why a text is not a [`Template`]; each message quotes the template as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unclosed `{{` in template {text:?}")]
+    Unclosed { text: String },
+    #[error("unknown placeholder {{{name}}} in template {text:?}")]
+    UnknownPlaceholder { name: String, text: String },
+    #[error("template {text:?} covers nothing of the request")]
+    CoversNothing { text: String },
+}
+
 impl Template {
-    pub fn parse(text: &str) -> Result<Template, String> {
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut literal = Vec::new();
         let mut rest = text;
@@ -216,7 +227,9 @@ impl Template {
             literal.extend_from_slice(&rest.as_bytes()[..open]);
             let close = rest[open..]
                 .find('}')
-                .ok_or_else(|| format!("unclosed `{{` in template {text:?}"))?;
+                .ok_or_else(|| TemplateError::Unclosed {
+                    text: text.to_string(),
+                })?;
             let name = &rest[open + 1..open + close];
             let part = match name {
                 "body" => Part::Body,
@@ -229,9 +242,10 @@ impl Template {
                 _ => match name.strip_prefix("json:") {
                     Some(pointer) if pointer.starts_with('/') => Part::Json(pointer.to_string()),
                     _ => {
-                        return Err(format!(
-                            "unknown placeholder {{{name}}} in template {text:?}"
-                        ))
+                        return Err(TemplateError::UnknownPlaceholder {
+                            name: name.to_string(),
+                            text: text.to_string(),
+                        })
                     }
                 },
             };
@@ -250,7 +264,9 @@ impl Template {
                 .iter()
                 .any(|p| matches!(p, Part::Json(_) | Part::SortedFormParams | Part::Url))
         {
-            return Err(format!("template {text:?} covers nothing of the request"));
+            return Err(TemplateError::CoversNothing {
+                text: text.to_string(),
+            });
         }
         Ok(Template(parts))
     }

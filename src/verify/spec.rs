@@ -161,7 +161,8 @@ impl SchemeSpec {
     /// The runtime scheme this description means, for presets and YAML alike. Anything a request
     /// could never satisfy, or that would leave a part unsigned or unread, is refused here.
     pub fn scheme(&self) -> Result<Scheme, SpecError> {
-        let template = Template::parse(&self.template).or_else(|m| refuse("template", m))?;
+        let template =
+            Template::parse(&self.template).or_else(|e| refuse("template", e.to_string()))?;
         let header_sets = self.header_sets()?;
         self.check_key_format()?;
         self.check_format()?;
