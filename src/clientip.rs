@@ -13,8 +13,19 @@ pub struct Cidr {
     prefix: u8,
 }
 
+/// Why a text is not a [`Cidr`]; each message quotes the text as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CidrError {
+    #[error("{text:?} is not an address or CIDR range")]
+    NotAnAddress { text: String },
+    #[error("{text:?}: the prefix length must be 0 to {max}")]
+    PrefixLength { text: String, max: u8 },
+    #[error("{text:?} has host bits set; did you mean {network}?")]
+    HostBitsSet { text: String, network: Cidr },
+}
+
 impl Cidr {
-    pub fn parse(text: &str) -> Result<Cidr, String> {
+    pub fn parse(text: &str) -> Result<Cidr, CidrError> {
         let (address, prefix) = match text.split_once('/') {
             Some((address, prefix)) => (address, Some(prefix)),
             None => (text, None),
@@ -22,7 +33,9 @@ impl Cidr {
         let address: IpAddr = address
             .trim()
             .parse()
-            .map_err(|_| format!("{text:?} is not an address or CIDR range"))?;
+            .map_err(|_| CidrError::NotAnAddress {
+                text: text.to_string(),
+            })?;
         let address = normalise(address);
         let max = if address.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
@@ -32,20 +45,23 @@ impl Cidr {
                 .parse::<u8>()
                 .ok()
                 .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{text:?}: the prefix length must be 0 to {max}"))?,
+                .ok_or_else(|| CidrError::PrefixLength {
+                    text: text.to_string(),
+                    max,
+                })?,
         };
         let cidr = Cidr {
             network: address,
             prefix,
         };
         if mask(cidr.network, prefix) != bits(cidr.network) {
-            return Err(format!(
-                "{text:?} has host bits set; did you mean {}?",
-                Cidr {
+            return Err(CidrError::HostBitsSet {
+                text: text.to_string(),
+                network: Cidr {
                     network: from_bits(address, mask(address, prefix)),
-                    prefix
-                }
-            ));
+                    prefix,
+                },
+            });
         }
         Ok(cidr)
     }
@@ -171,6 +187,7 @@ mod tests {
         }
         assert!(Cidr::parse("192.0.2.1/24")
             .unwrap_err()
+            .to_string()
             .contains("192.0.2.0/24"));
     }
 

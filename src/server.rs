@@ -2,6 +2,7 @@
 //! port, and a graceful shutdown that stops accepting and lets requests in flight finish.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,9 +10,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit};
 
+use crate::config::Limits;
 use crate::conn::{ConnLimits, ConnState, SendDeadline};
 use crate::proxy::{ConnectionInfo, PeerHeaders, Proxy};
 use crate::smuggling::SniffedIo;
@@ -113,29 +115,15 @@ async fn hold_timer_floor() {
 
 const TIMER_FLOOR: Duration = Duration::from_secs(1);
 
+/// The accept loop of one worker: a connection slot first, then a connection, until `shutdown`;
+/// then the connections still open are given `shutdown_grace` to finish.
 pub async fn run(
     listener: TcpListener,
     proxy: Arc<Proxy>,
     slots: Arc<tokio::sync::Semaphore>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let limits = proxy.live().config.limits;
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // hyper's header timer runs whenever HTTP/1 waits for a head, idle keep-alive included, so it
-    // carries idle_timeout; a head that has begun is held to header_timeout by SniffedIo.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.idle_timeout)
-        .max_headers(crate::proxy::MAX_HEADER_FIELDS)
-        .max_buf_size(MAX_HEAD_BYTES);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(limits.h2_max_concurrent_streams)
-        .max_header_list_size(MAX_HEAD_BYTES as u32)
-        .max_send_buf_size(MAX_H2_SEND_BUF);
-    let builder: Builder = Arc::new(builder);
+    let builder = connection_builder(proxy.live().config.limits);
     // Past the limit the loops stop accepting, so new connections wait in the kernel's queue while
     // the ones already served keep going.
     // Each connection holds a receiver: `send(true)` asks them all to finish, and `closed()` says
@@ -166,54 +154,89 @@ pub async fn run(
         // with multi_accept off, lets an idle worker take the next one of a burst rather than this
         // worker taking them all.
         tokio::task::yield_now().await;
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-        let watcher = draining.clone();
-        let builder = Arc::clone(&builder);
-        let proxy = Arc::clone(&proxy);
-        // The TLS config is read per connection, so renewed certificates apply without a restart.
-        // The first bytes (the TLS handshake, or the first request) must come within header_timeout,
-        // before any HTTP machinery is spent on the connection.
-        let live = proxy.live();
-        let header_timeout = live.config.limits.header_timeout;
-        let peer_info = Peer {
-            addr: peer,
-            tls: live.config.tls.is_some(),
-            limits: ConnLimits {
-                header_timeout,
-                idle_timeout: live.config.limits.idle_timeout,
-                send_timeout: live.config.limits.send_timeout,
-            },
-        };
-        match live.config.tls.clone() {
-            None => {
-                tokio::spawn(async move {
-                    // `peek` waits for real bytes; tokio reports a new socket readable before any
-                    // arrive, so `readable()` would not.
-                    let mut first = [0u8; 1];
-                    match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
-                        Ok(Ok(n)) if n > 0 => {
-                            serve(builder, watcher, proxy, stream, peer_info, slot)
-                        }
-                        _ => tracing::debug!(%peer, "no request within header_timeout"),
-                    }
-                });
-            }
-            Some(tls) => {
-                tokio::spawn(async move {
-                    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => serve(builder, watcher, proxy, stream, peer_info, slot),
-                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
-        }
+        hand_over(stream, peer, slot, &proxy, &builder, &draining);
     }
     drop(listener);
     drop(draining);
+    drain_connections(&proxy, drain).await;
+}
+
+/// The HTTP/1.1 and HTTP/2 settings every connection of this worker is served with.
+fn connection_builder(limits: Limits) -> Builder {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's header timer runs whenever HTTP/1 waits for a head, idle keep-alive included, so it
+    // carries idle_timeout; a head that has begun is held to header_timeout by SniffedIo.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout)
+        .max_headers(crate::proxy::MAX_HEADER_FIELDS)
+        .max_buf_size(MAX_HEAD_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.h2_max_concurrent_streams)
+        .max_header_list_size(MAX_HEAD_BYTES as u32)
+        .max_send_buf_size(MAX_H2_SEND_BUF);
+    Arc::new(builder)
+}
+
+/// Hands an accepted connection to its own task, which holds `slot` until the connection ends.
+fn hand_over(
+    stream: TcpStream,
+    peer: SocketAddr,
+    slot: OwnedSemaphorePermit,
+    proxy: &Arc<Proxy>,
+    builder: &Builder,
+    draining: &watch::Receiver<bool>,
+) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "could not set TCP_NODELAY");
+    }
+    let watcher = draining.clone();
+    let builder = Arc::clone(builder);
+    let proxy = Arc::clone(proxy);
+    // The TLS config is read per connection, so renewed certificates apply without a restart.
+    // The first bytes (the TLS handshake, or the first request) must come within header_timeout,
+    // before any HTTP machinery is spent on the connection.
+    let live = proxy.live();
+    let header_timeout = live.config.limits.header_timeout;
+    let peer_info = Peer {
+        addr: peer,
+        tls: live.config.tls.is_some(),
+        limits: ConnLimits {
+            header_timeout,
+            idle_timeout: live.config.limits.idle_timeout,
+            send_timeout: live.config.limits.send_timeout,
+        },
+    };
+    match live.config.tls.clone() {
+        None => {
+            tokio::spawn(async move {
+                // `peek` waits for real bytes; tokio reports a new socket readable before any
+                // arrive, so `readable()` would not.
+                let mut first = [0u8; 1];
+                match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
+                    Ok(Ok(n)) if n > 0 => serve(builder, watcher, proxy, stream, peer_info, slot),
+                    _ => tracing::debug!(%peer, "no request within header_timeout"),
+                }
+            });
+        }
+        Some(tls) => {
+            tokio::spawn(async move {
+                let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => serve(builder, watcher, proxy, stream, peer_info, slot),
+                    Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            });
+        }
+    }
+}
+
+/// Asks every open connection to finish and waits for them, up to `shutdown_grace`.
+async fn drain_connections(proxy: &Proxy, drain: watch::Sender<bool>) {
     let grace = proxy.live().config.shutdown_grace;
     tracing::info!(
         grace_s = grace.as_secs_f64(),

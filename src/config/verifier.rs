@@ -278,7 +278,8 @@ fn hmac_spec(raw: RawHmac) -> Result<SchemeSpec, (&'static str, String)> {
         ))?,
     };
     let template_text = raw.template.unwrap_or_else(|| "{body}".to_string());
-    let template = Template::parse(&template_text).map_err(|m| ("verify.hmac.template", m))?;
+    let template =
+        Template::parse(&template_text).map_err(|e| ("verify.hmac.template", e.to_string()))?;
     let timestamp_header = raw
         .timestamp_header
         .as_deref()

@@ -50,28 +50,45 @@ impl std::fmt::Debug for Key {
     }
 }
 
-fn decode_key(format: KeyFormat, secret: &Secret) -> Result<Vec<u8>, String> {
+/// Why a secret cannot become a key. Config reports it against the secret's place in the route.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("expected a whsec_ key: `whsec_` followed by base64")]
+    NotWhsec,
+    #[error("expected a hex Ed25519 public key (64 hex digits)")]
+    NotHex,
+    #[error("expected a base64 DER P-256 public key (SubjectPublicKeyInfo)")]
+    NotBase64Der,
+    #[error("the key is empty")]
+    Empty,
+    /// HMAC takes a key of any length, so this is not expected; kept rather than unwrapped.
+    #[error("{0}")]
+    HmacKeyLength(hmac::digest::InvalidLength),
+    #[error("an Ed25519 public key is 32 bytes (64 hex digits)")]
+    Ed25519Length,
+    #[error("not a valid Ed25519 public key")]
+    NotEd25519,
+    #[error("not a P-256 public key in DER SubjectPublicKeyInfo form")]
+    NotP256,
+}
+
+fn decode_key(format: KeyFormat, secret: &Secret) -> Result<Vec<u8>, KeyError> {
     let text = secret.expose();
     match format {
         KeyFormat::Raw => Ok(text.to_vec()),
         KeyFormat::Whsec => {
             let encoded = text.strip_prefix(b"whsec_").unwrap_or(text);
-            BASE64
-                .decode(encoded)
-                .map_err(|_| "expected a whsec_ key: `whsec_` followed by base64".to_string())
+            BASE64.decode(encoded).map_err(|_| KeyError::NotWhsec)
         }
-        KeyFormat::Hex => hex::decode(text)
-            .map_err(|_| "expected a hex Ed25519 public key (64 hex digits)".to_string()),
+        KeyFormat::Hex => hex::decode(text).map_err(|_| KeyError::NotHex),
         KeyFormat::Base64Der => base64::engine::general_purpose::STANDARD
             .decode(text)
-            .map_err(|_| {
-                "expected a base64 DER P-256 public key (SubjectPublicKeyInfo)".to_string()
-            }),
+            .map_err(|_| KeyError::NotBase64Der),
     }
 }
 
-fn keyed<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> Result<M, String> {
-    <M as Mac>::new_from_slice(key).map_err(|e| e.to_string())
+fn keyed<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> Result<M, KeyError> {
+    <M as Mac>::new_from_slice(key).map_err(KeyError::HmacKeyLength)
 }
 
 fn update_all<M: Mac>(mac: &mut M, message: &[Cow<'_, [u8]>]) {
@@ -93,10 +110,10 @@ impl Key {
         format: KeyFormat,
         secret: &Secret,
         not_after: Option<SystemTime>,
-    ) -> Result<Key, String> {
+    ) -> Result<Key, KeyError> {
         let bytes = decode_key(format, secret)?;
         if bytes.is_empty() {
-            return Err("the key is empty".into());
+            return Err(KeyError::Empty);
         }
         let material = match algorithm {
             Algorithm::HmacSha1 => Material::HmacSha1(keyed(&bytes)?),
@@ -106,16 +123,15 @@ impl Key {
                 let array: [u8; 32] = bytes
                     .as_slice()
                     .try_into()
-                    .map_err(|_| "an Ed25519 public key is 32 bytes (64 hex digits)".to_string())?;
+                    .map_err(|_| KeyError::Ed25519Length)?;
                 Material::Ed25519(
                     ed25519_dalek::VerifyingKey::from_bytes(&array)
-                        .map_err(|_| "not a valid Ed25519 public key".to_string())?,
+                        .map_err(|_| KeyError::NotEd25519)?,
                 )
             }
             Algorithm::EcdsaP256Sha256 => Material::EcdsaP256(
-                p256::ecdsa::VerifyingKey::from_public_key_der(&bytes).map_err(|_| {
-                    "not a P-256 public key in DER SubjectPublicKeyInfo form".to_string()
-                })?,
+                p256::ecdsa::VerifyingKey::from_public_key_der(&bytes)
+                    .map_err(|_| KeyError::NotP256)?,
             ),
         };
         Ok(Key {

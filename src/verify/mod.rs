@@ -1,12 +1,16 @@
 //! Pure webhook verification: request parts, raw body bytes and the clock in; accept or a named
 //! rejection out. Nothing here does I/O.
 //!
-//! - [`scheme`]: a signature scheme as data (headers, format, signed-content template, timestamp).
+//! - [`scheme`]: a signature scheme as data and [`Scheme::prepare`], the request path; within it
+//!   `signature` (header sets, signature formats), `template` (signed content) and `timestamp`
+//!   (timestamp rules and freshness).
 //! - [`keys`]: keys prepared once at load (keyed HMAC states, parsed public keys, `not_after`).
 //! - [`token`]: shared tokens in the query or a header.
 //! - [`handshake`]: setup challenges hookguard answers itself.
-//! - [`spec`]: the one written description of a scheme, for presets and `verify: {scheme: ...}`.
-//! - [`presets`]: the providers, as table rows over the above.
+//! - [`spec`]: the one written description of a scheme, for presets and `verify: {scheme: ...}`;
+//!   within it `yaml`, a preset written out as a `verify:` block.
+//! - [`presets`]: the providers, as table rows over the above; within it `sign` (what a sender
+//!   attaches), `markdown` (the README table) and the known-answer tests.
 
 pub mod handshake;
 pub mod keys;
@@ -24,7 +28,7 @@ use std::time::SystemTime;
 use http::HeaderMap;
 use subtle::Choice;
 
-pub use self::keys::{Key, KeyFormat};
+pub use self::keys::{Key, KeyError, KeyFormat};
 pub use self::scheme::{Algorithm, Encoding, RequestView, Scheme, SignatureFormat, TimeUnit};
 pub use self::token::{TokenSource, TokenVerifier};
 
@@ -123,11 +127,12 @@ impl fmt::Debug for SignatureVerifier {
 }
 
 impl SignatureVerifier {
+    /// The scheme with a key for each secret; a secret that is not a key is named by its index.
     pub fn new(
         scheme: Scheme,
         key_format: KeyFormat,
         secrets: &[(Secret, Option<SystemTime>)],
-    ) -> Result<Self, (usize, String)> {
+    ) -> Result<Self, (usize, KeyError)> {
         let keys = secrets
             .iter()
             .enumerate()

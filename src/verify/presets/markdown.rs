@@ -1,0 +1,171 @@
+//! The README's preset table, rendered from the rows so the two cannot drift apart.
+
+use http::Method;
+
+use super::{all, Spec};
+use crate::verify::handshake::Handshake;
+use crate::verify::keys::KeyFormat;
+use crate::verify::scheme::{Algorithm, SignatureFormat, TimeUnit, TimestampSource};
+use crate::verify::spec::SchemeSpec;
+use crate::verify::Field;
+
+/// The README's preset table, generated from the rows so the two cannot drift apart.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| preset | signature | signed content | timestamp, tolerance | event type; delivery id | methods | handshake |\n|---|---|---|---|---|---|---|\n",
+    );
+    for preset in all() {
+        let methods: Vec<&str> = preset.methods.iter().map(Method::as_str).collect();
+        let handshake = match preset.handshake {
+            Handshake::None => "",
+            Handshake::DropboxChallenge => "GET `?challenge=` echoed",
+            Handshake::TwitterCrc => "GET `?crc_token=` answered",
+            Handshake::ZoomUrlValidation => "`endpoint.url_validation` answered",
+        };
+        let (signature, content, timestamp) = match &preset.spec {
+            Spec::HeaderToken(name) => (
+                format!("`{name}`: the token itself"),
+                "none".to_string(),
+                String::new(),
+            ),
+            Spec::Signature(spec) => describe(spec),
+        };
+        let fields = format!(
+            "{}; {}",
+            describe_field(preset.event, &preset.spec),
+            describe_field(preset.delivery_id, &preset.spec)
+        );
+        out.push_str(&format!(
+            "| `{}` | {signature} | {content} | {timestamp} | {fields} | {} | {handshake} |\n",
+            preset.name,
+            methods.join(", ")
+        ));
+    }
+    out
+}
+
+/// Where a field is read, and whether the signature covers it: an unsigned value can be changed by
+/// whoever replays a captured delivery, so the table says so wherever a decision could rest on one.
+fn describe_field(field: Option<Field>, spec: &Spec) -> String {
+    let signed = |field: Field| match (field, spec) {
+        (_, Spec::HeaderToken(_)) => false,
+        // Twilio's form fields are signed, and a JSON body is covered by `bodySHA256`.
+        (Field::Json(_), Spec::Signature(spec)) => {
+            spec.template.contains("{body}") || spec.body_sha256_param.is_some()
+        }
+        (Field::Header(name), Spec::Signature(spec)) => {
+            spec.template.contains("{id}")
+                && spec.header_sets.iter().any(|set| {
+                    set.id
+                        .as_ref()
+                        .is_some_and(|id| id.eq_ignore_ascii_case(name))
+                })
+        }
+    };
+    match field {
+        None => "—".to_string(),
+        Some(field) => {
+            let place = match field {
+                Field::Header(name) => format!("`{name}`"),
+                Field::Json(pointer) => format!("body `{pointer}`"),
+            };
+            if signed(field) {
+                place
+            } else {
+                format!("{place} (unsigned)")
+            }
+        }
+    }
+}
+
+fn describe(spec: &SchemeSpec) -> (String, String, String) {
+    let names: Vec<String> = spec
+        .header_sets
+        .iter()
+        .take(1)
+        .flat_map(|set| set.signatures.iter().map(|n| format!("`{n}`")))
+        .collect();
+    let encoding = match spec.algorithm {
+        Algorithm::Ed25519 => "hex Ed25519".to_string(),
+        Algorithm::EcdsaP256Sha256 => "base64 ECDSA P-256".to_string(),
+        Algorithm::HmacSha1 | Algorithm::HmacSha256 | Algorithm::HmacSha512 => {
+            format!(
+                "{} {}",
+                spec.encoding.as_str(),
+                spec.algorithm.as_str().to_ascii_uppercase()
+            )
+        }
+    };
+    let signature = match &spec.signature_in_body {
+        Some(pointer) => format!("body `{pointer}`: {encoding}"),
+        None => format!(
+            "{}: {encoding}{}",
+            names.join(", "),
+            describe_shape(&spec.format)
+        ),
+    };
+    let key = match spec.key_format {
+        KeyFormat::Whsec => "; `whsec_` key",
+        KeyFormat::Hex => "; hex public key",
+        KeyFormat::Base64Der => "; base64 DER public key",
+        KeyFormat::Raw => "",
+    };
+    let content = format!("`{}`{key}", spec.template);
+    (signature, content, describe_timestamp(spec))
+}
+
+fn describe_shape(format: &SignatureFormat) -> String {
+    let first = |list: &[String]| list.first().cloned().unwrap_or_default();
+    match format {
+        SignatureFormat::Whole { prefixes } => match prefixes.as_slice() {
+            [] => String::new(),
+            [only] if only.is_empty() => String::new(),
+            [first, rest @ ..] if rest.iter().any(String::is_empty) => {
+                format!(" `{first}…` or bare")
+            }
+            [first, ..] => format!(" `{first}…`"),
+        },
+        SignatureFormat::List {
+            separator,
+            prefixes,
+        } => {
+            let separator = if *separator == ' ' { "space" } else { "comma" };
+            format!(" `{}…` list ({separator})", first(prefixes))
+        }
+        SignatureFormat::Fields {
+            separator,
+            signature_keys,
+            timestamp_key,
+        } => format!(
+            " `{}=…{separator}{}=…`",
+            timestamp_key.as_deref().unwrap_or("t"),
+            signature_keys.first().map_or("v1", String::as_str)
+        ),
+    }
+}
+
+fn describe_timestamp(spec: &SchemeSpec) -> String {
+    let Some(t) = &spec.timestamp else {
+        return "none".to_string();
+    };
+    let source = match &t.source {
+        TimestampSource::Header => spec
+            .header_sets
+            .first()
+            .and_then(|h| h.timestamp.as_ref())
+            .map_or(String::new(), |h| format!("`{h}`")),
+        TimestampSource::SignatureField => "in the signature header".to_string(),
+        TimestampSource::Json(pointer) => format!("body `{pointer}`"),
+    };
+    let unit = match t.unit {
+        TimeUnit::Seconds => "s",
+        TimeUnit::Millis => "ms",
+        TimeUnit::Rfc3339 => "RFC 3339",
+    };
+    let window = match (t.tolerance, t.reject_future) {
+        (None, _) => "not bounded".to_string(),
+        (Some(s), true) => format!("±{s} s"),
+        (Some(s), false) => format!("{s} s, old only"),
+    };
+    format!("{source} ({unit}), {window}")
+}

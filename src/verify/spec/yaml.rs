@@ -1,0 +1,70 @@
+//! The YAML a preset is written out as (`hookguard providers --yaml NAME`): the explicit `verify:`
+//! block that verifies as the preset does, and notes on what the preset adds beyond it.
+
+use serde::Serialize;
+
+use super::SchemeSpec;
+use crate::verify::handshake::Handshake;
+use crate::verify::presets::{Preset, Spec};
+
+/// The `verify:` shape, for rendering only: the config reads the same keys.
+#[derive(Serialize)]
+struct VerifyBlock<'a> {
+    verify: VerifyKeys<'a>,
+}
+
+/// Exactly one key is set, as the config requires.
+#[derive(Serialize)]
+struct VerifyKeys<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheme: Option<&'a SchemeSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header_token: Option<HeaderToken<'a>>,
+}
+
+#[derive(Serialize)]
+struct HeaderToken<'a> {
+    header: &'a str,
+}
+
+/// The explicit `verify:` block that verifies as `preset` does, to paste in place of `provider:`.
+/// What a preset adds beyond verification (methods, event fields, handshake) follows as comments.
+pub fn verify_yaml(preset: &Preset) -> Result<String, serde_yaml::Error> {
+    let verify = match &preset.spec {
+        Spec::Signature(spec) => VerifyKeys {
+            scheme: Some(spec),
+            header_token: None,
+        },
+        Spec::HeaderToken(header) => VerifyKeys {
+            scheme: None,
+            header_token: Some(HeaderToken { header }),
+        },
+    };
+    let mut text = serde_yaml::to_string(&VerifyBlock { verify })?;
+    for note in beyond_verify(preset) {
+        text.push_str(&format!("# {note}\n"));
+    }
+    Ok(text)
+}
+
+fn beyond_verify(preset: &Preset) -> Vec<String> {
+    let mut notes = Vec::new();
+    let methods: Vec<&str> = preset.methods.iter().map(http::Method::as_str).collect();
+    let default_methods: &[&str] = &["POST"];
+    if methods != default_methods {
+        notes.push(format!(
+            "the preset also sets methods: [{}]",
+            methods.join(", ")
+        ));
+    }
+    if preset.handshake != Handshake::None {
+        notes.push(format!(
+            "the preset also answers a setup handshake ({:?}), which verify: cannot",
+            preset.handshake
+        ));
+    }
+    if preset.event.is_some() || preset.delivery_id.is_some() {
+        notes.push("the preset also knows the event type and delivery id (events:, logs), which verify: does not".into());
+    }
+    notes
+}
