@@ -66,7 +66,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let addr = listener.local_addr().context("listener address")?;
     tokio::spawn(crate::config::reload::watch(
         config_path.to_path_buf(),
-        live,
+        Arc::clone(&live),
         Arc::clone(&metrics),
     ));
     // The listener is bound, so the kernel already queues connections: ready from here on.
@@ -74,7 +74,8 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     tracing::info!(%addr, tls, routes = route_count, "listening");
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let handles = crate::server::spawn_workers(listener, proxy, workers, stopped)
+    let serving = crate::server::Serving { live, proxy };
+    let handles = crate::server::spawn_workers(listener, serving, workers, stopped)
         .context("cannot start the worker threads")?;
     shutdown_signal().await;
     // Readiness fails first, so load balancers stop sending while requests drain; the admin

@@ -14,7 +14,9 @@
 //!   the header policy, and every refusal with its status.
 //! - [`upstream`]: each worker's keep-alive connections to the app.
 //! - [`server`]: the accept loop, TLS, HTTP/1.1 + HTTP/2 connections and graceful shutdown, with
-//!   [`conn`] (per-connection deadlines), [`smuggling`] (the HTTP/1.1 head tracker) and [`tls`].
+//!   `conn` (per-connection deadlines) and `smuggling` (the HTTP/1.1 head tracker).
+//! - [`tls`]: certificates for the listener and CA roots for https upstreams; config builds them,
+//!   so they sit below both config and the server.
 //! - [`dedup`]: replay protection, in memory or in Redis shared by replicas.
 //! - [`admin`]: `/livez`, `/readyz` and `/metrics` on a separate listener.
 //! - [`telemetry`]: metrics, log batching and log line layouts.
@@ -30,14 +32,12 @@ pub mod app;
 pub mod body;
 pub mod clientip;
 pub mod config;
-pub mod conn;
 pub mod dedup;
 pub mod memory;
 pub mod proxy;
 pub mod ratelimit;
 pub mod routing;
 pub mod server;
-pub mod smuggling;
 pub mod telemetry;
 pub mod tls;
 pub mod upstream;

@@ -25,7 +25,7 @@ use hyper::body::Incoming;
 use crate::config::DedupStore;
 use crate::config::{Live, LiveConfig};
 use crate::dedup::{MemoryStore, RedisStore, Store};
-use crate::smuggling::HeadVerdicts;
+use crate::server::smuggling::HeadVerdicts;
 use crate::telemetry::metrics::Metrics;
 use crate::upstream::PooledBody;
 
@@ -67,11 +67,6 @@ impl Proxy {
             metrics,
             dedup,
         }
-    }
-
-    /// The config in force now.
-    pub fn live(&self) -> Arc<Live> {
-        self.live.load()
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -1,5 +1,11 @@
 //! The accept loop: one task per connection, TLS when configured, HTTP/1.1 and HTTP/2 on the same
 //! port, and a graceful shutdown that stops accepting and lets requests in flight finish.
+//!
+//! - [`conn`]: per-connection deadlines: send_timeout, idle HTTP/2, the first request.
+//! - [`smuggling`]: the HTTP/1.1 head tracker (Content-Length with Transfer-Encoding, header_timeout).
+
+pub mod conn;
+pub mod smuggling;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,9 +20,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit};
 
 use crate::config::Limits;
-use crate::conn::{ConnLimits, ConnState, SendDeadline};
+use crate::config::LiveConfig;
 use crate::proxy::{ConnectionInfo, PeerHeaders, Proxy};
-use crate::smuggling::SniffedIo;
+use crate::server::conn::{ConnLimits, ConnState, SendDeadline};
+use crate::server::smuggling::SniffedIo;
+
+/// What a worker serves with: the config in force, read for limits and TLS, and the pipeline.
+#[derive(Clone)]
+pub struct Serving {
+    pub live: Arc<LiveConfig>,
+    pub proxy: Arc<Proxy>,
+}
 
 /// Bytes of request head (HTTP/1) or header list (HTTP/2); more is refused.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -48,14 +62,14 @@ pub fn exclusive_listener(addr: std::net::SocketAddr) -> std::io::Result<std::ne
 /// turns true. `first` is the bound listener.
 pub fn spawn_workers(
     first: std::net::TcpListener,
-    proxy: Arc<Proxy>,
+    serving: Serving,
     workers: usize,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
     // Each worker gates its own accepts with its share of max_connections. A shared count would
     // let one worker take every slot while others sit idle; per-worker shares keep each worker's
     // load within its share.
-    let max_connections = proxy.live().config.limits.max_connections;
+    let max_connections = serving.live.load().config.limits.max_connections;
     let workers = workers.clamp(1, max_connections.max(1));
     let mut listeners = Vec::with_capacity(workers);
     for _ in 1..workers {
@@ -66,7 +80,7 @@ pub fn spawn_workers(
         .into_iter()
         .enumerate()
         .map(|(index, listener)| {
-            let proxy = Arc::clone(&proxy);
+            let serving = serving.clone();
             let share = max_connections / workers + usize::from(index < max_connections % workers);
             let slots = Arc::new(tokio::sync::Semaphore::new(share));
             let mut stop = stop.clone();
@@ -86,7 +100,7 @@ pub fn spawn_workers(
                                     let shutdown = async move {
                                         let _ = stop.wait_for(|stop| *stop).await;
                                     };
-                                    run(listener, proxy, slots, shutdown).await;
+                                    run(listener, serving, slots, shutdown).await;
                                 }
                                 Err(error) => {
                                     tracing::error!(%error, "worker cannot use the listener")
@@ -119,11 +133,11 @@ const TIMER_FLOOR: Duration = Duration::from_secs(1);
 /// then the connections still open are given `shutdown_grace` to finish.
 pub async fn run(
     listener: TcpListener,
-    proxy: Arc<Proxy>,
+    serving: Serving,
     slots: Arc<tokio::sync::Semaphore>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let builder = connection_builder(proxy.live().config.limits);
+    let builder = connection_builder(serving.live.load().config.limits);
     // Past the limit the loops stop accepting, so new connections wait in the kernel's queue while
     // the ones already served keep going.
     // Each connection holds a receiver: `send(true)` asks them all to finish, and `closed()` says
@@ -154,11 +168,11 @@ pub async fn run(
         // with multi_accept off, lets an idle worker take the next one of a burst rather than this
         // worker taking them all.
         tokio::task::yield_now().await;
-        hand_over(stream, peer, slot, &proxy, &builder, &draining);
+        hand_over(stream, peer, slot, &serving, &builder, &draining);
     }
     drop(listener);
     drop(draining);
-    drain_connections(&proxy, drain).await;
+    drain_connections(&serving.live, drain).await;
 }
 
 /// The HTTP/1.1 and HTTP/2 settings every connection of this worker is served with.
@@ -186,7 +200,7 @@ fn hand_over(
     stream: TcpStream,
     peer: SocketAddr,
     slot: OwnedSemaphorePermit,
-    proxy: &Arc<Proxy>,
+    serving: &Serving,
     builder: &Builder,
     draining: &watch::Receiver<bool>,
 ) {
@@ -195,11 +209,11 @@ fn hand_over(
     }
     let watcher = draining.clone();
     let builder = Arc::clone(builder);
-    let proxy = Arc::clone(proxy);
+    let serving = serving.clone();
     // The TLS config is read per connection, so renewed certificates apply without a restart.
     // The first bytes (the TLS handshake, or the first request) must come within header_timeout,
     // before any HTTP machinery is spent on the connection.
-    let live = proxy.live();
+    let live = serving.live.load();
     let header_timeout = live.config.limits.header_timeout;
     let peer_info = Peer {
         addr: peer,
@@ -217,7 +231,9 @@ fn hand_over(
                 // arrive, so `readable()` would not.
                 let mut first = [0u8; 1];
                 match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
-                    Ok(Ok(n)) if n > 0 => serve(builder, watcher, proxy, stream, peer_info, slot),
+                    Ok(Ok(n)) if n > 0 => {
+                        serve(builder, watcher, serving.proxy, stream, peer_info, slot)
+                    }
                     _ => tracing::debug!(%peer, "no request within header_timeout"),
                 }
             });
@@ -226,7 +242,9 @@ fn hand_over(
             tokio::spawn(async move {
                 let acceptor = tokio_rustls::TlsAcceptor::from(tls);
                 match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => serve(builder, watcher, proxy, stream, peer_info, slot),
+                    Ok(Ok(stream)) => {
+                        serve(builder, watcher, serving.proxy, stream, peer_info, slot)
+                    }
                     Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 }
@@ -236,8 +254,8 @@ fn hand_over(
 }
 
 /// Asks every open connection to finish and waits for them, up to `shutdown_grace`.
-async fn drain_connections(proxy: &Proxy, drain: watch::Sender<bool>) {
-    let grace = proxy.live().config.shutdown_grace;
+async fn drain_connections(live: &LiveConfig, drain: watch::Sender<bool>) {
+    let grace = live.load().config.shutdown_grace;
     tracing::info!(
         grace_s = grace.as_secs_f64(),
         "shutting down: no new connections, draining"
@@ -295,7 +313,7 @@ fn serve<I>(
             .into_owned();
         let go_away =
             |connection: std::pin::Pin<&mut _>| auto::Connection::graceful_shutdown(connection);
-        let driven = crate::conn::drive(connection, go_away, state, limits, drain).await;
+        let driven = crate::server::conn::drive(connection, go_away, state, limits, drain).await;
         if let Err(error) = driven {
             tracing::debug!(%peer, error = %error, "connection ended with an error");
         }
