@@ -65,15 +65,30 @@ pub fn reload(path: &Path, live: &LiveConfig, metrics: &Metrics, cause: &str) ->
 }
 
 /// Watches for SIGHUP and file changes until the process ends.
-pub async fn watch(path: PathBuf, live: Arc<LiveConfig>, metrics: Arc<Metrics>) {
+/// SIGHUP is taken over when this is called, not when the future first runs: a SIGHUP that came
+/// between "listening" and the task's first poll would otherwise end the process, SIGHUP's default.
+pub fn watch(
+    path: PathBuf,
+    live: Arc<LiveConfig>,
+    metrics: Arc<Metrics>,
+) -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut hangup = match signal(SignalKind::hangup()) {
+    let hangup = match signal(SignalKind::hangup()) {
         Ok(stream) => Some(stream),
         Err(error) => {
             tracing::warn!(%error, "cannot listen for SIGHUP; reloading on file changes only");
             None
         }
     };
+    watch_from(path, live, metrics, hangup)
+}
+
+async fn watch_from(
+    path: PathBuf,
+    live: Arc<LiveConfig>,
+    metrics: Arc<Metrics>,
+    mut hangup: Option<tokio::signal::unix::Signal>,
+) {
     let mut files = live.load().config.watched_files.clone();
     let mut seen = fingerprint(&files);
     let mut ticks = tokio::time::interval(POLL_INTERVAL);
