@@ -184,6 +184,7 @@ LOAD_RSS=$(rss_kib $HG_PID VmRSS)
 MACHINE="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r)"
 VERSIONS="$(nginx -v 2>&1 | sed 's/nginx version: //'), njs $(dpkg-query -W -f='${Version}' libnginx-mod-http-js 2>/dev/null), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), hookguard $($HOOKGUARD --version | awk '{print $2}') ($(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
 OUT=BENCHMARKS.md
-[ "$SMOKE" = 1 ] && OUT=$DIR/BENCHMARKS.md
+# A smoke run, or one over only some sizes, must not replace the full record.
+if [ "$SMOKE" = 1 ] || [ -n "${BENCH_SIZES:-}" ]; then OUT=$DIR/BENCHMARKS.md; fi
 python3 bench/report.py "$RESULTS" "$OUT" bench/chart.svg "$MACHINE" "$VERSIONS" "$IDLE_RSS" "$LOAD_RSS" "$PEAK_RSS" \
   "$SECONDS_PER_CASE" "$ROUNDS" "$CONNECTIONS" "$SMOKE"
