@@ -188,6 +188,8 @@ pub struct Exchange<'a> {
     uri: Uri,
     /// Set as soon as the route is known, so an abandoned request is recorded under it.
     pub route: Option<&'a Route>,
+    /// The client behind any trusted proxies, once admission resolved it.
+    pub client: Option<IpAddr>,
     /// The sender's delivery id, where it is read from a header.
     pub delivery: Option<String>,
     /// The event type, where the route's `events` filter read it.
@@ -212,6 +214,7 @@ impl<'a> Exchange<'a> {
             method: request.method().clone(),
             uri: request.uri().clone(),
             route: None,
+            client: None,
             delivery: None,
             event: None,
             finished: false,
@@ -250,6 +253,7 @@ impl<'a> Exchange<'a> {
             method: &self.method,
             path: self.uri.path(),
             peer: self.conn.peer.ip(),
+            client: self.client,
             outcome,
             reason,
             verification_failed,
@@ -284,6 +288,8 @@ pub struct Record<'e> {
     pub method: &'e http::Method,
     pub path: &'e str,
     pub peer: IpAddr,
+    /// The client behind trusted proxies; `None` when the request ended before admission.
+    pub client: Option<IpAddr>,
     pub outcome: Outcome,
     pub reason: Option<&'static str>,
     pub verification_failed: bool,

@@ -126,6 +126,7 @@ impl Proxy {
         refuse_declared_oversize(&parts.headers, max_body).map_err(Stop::Refused)?;
         let body = read_body(exchange, body, max_body).await?;
         let hop = Hop::of(exchange.conn, &parts.headers, &live.config.trusted_proxies);
+        exchange.client = Some(hop.client);
         let destination = Destination {
             upstream: &live.config.upstream,
             label: &self.metrics.unmatched_label,
@@ -244,7 +245,7 @@ fn admit_head<'a>(exchange: &mut Exchange<'a>, parts: &Parts) -> Step<Option<&'a
 }
 
 /// admit, on a route: method, client address, rate limit and declared size, all before the body.
-fn admit_on_route(exchange: &Exchange<'_>, route: &Route, parts: &Parts) -> Step<Hop> {
+fn admit_on_route(exchange: &mut Exchange<'_>, route: &Route, parts: &Parts) -> Step<Hop> {
     if !route.methods.contains(&parts.method) {
         let allow = HeaderValue::from_str(&route.allow_header())
             .unwrap_or_else(|_| HeaderValue::from_static(""));
@@ -255,6 +256,7 @@ fn admit_on_route(exchange: &Exchange<'_>, route: &Route, parts: &Parts) -> Step
         &parts.headers,
         &exchange.live.config.trusted_proxies,
     );
+    exchange.client = Some(hop.client);
     if let Some(allowed) = &route.allow_ips {
         if !crate::clientip::any_contains(allowed, hop.client) {
             return Err(Stop::Refused(Refusal::AddressNotAllowed));
