@@ -28,6 +28,18 @@ fn hookguard(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Outpu
     child.wait_with_output().expect("wait")
 }
 
+/// The one `Name: value` line `sign` printed, after it succeeded.
+fn one_signed_header(output: Output) -> (String, String) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = String::from_utf8(output.stdout).expect("utf8");
+    let (name, value) = line.trim().split_once(": ").expect("Name: value");
+    (name.to_string(), value.to_string())
+}
+
 fn write_config(dir: &tempfile::TempDir, text: &str) -> String {
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, text).expect("write");
@@ -223,13 +235,7 @@ async fn sign_output_is_accepted_by_the_proxy_for_every_preset() {
             &env,
             Some(body),
         );
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let line = String::from_utf8(output.stdout).expect("utf8");
-        let (name, value) = line.trim().split_once(": ").expect("Name: value");
+        let (name, value) = one_signed_header(output);
         let yaml = format!(
             "listen: 127.0.0.1:0\nupstream: {}\nroutes:\n  - path: {path}\n    provider: {preset}\n    secrets: [{{env: SIGN_TEST_SECRET}}]\n",
             app.url()
@@ -237,7 +243,7 @@ async fn sign_output_is_accepted_by_the_proxy_for_every_preset() {
         let proxy = Hookguard::start_with_env(&yaml, &env);
         let headers = vec![(name.to_string(), value.to_string())];
         let response = send_raw(proxy.addr, &http1_request("POST", path, &headers, body)).await;
-        assert_eq!(response.status, APP_STATUS, "{preset}: {line}");
+        assert_eq!(response.status, APP_STATUS, "{preset}: {name}: {value}");
         assert_eq!(app.take().len(), 1);
     }
     let unknown = hookguard(
@@ -455,13 +461,7 @@ async fn sign_with_url_and_form_or_body_digest_is_accepted_by_the_proxy() {
     ];
     for (extra, body, content_type, target) in cases {
         let output = sign_with("twilio", &extra, body);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let line = String::from_utf8(output.stdout).expect("utf8");
-        let (name, value) = line.trim().split_once(": ").expect("Name: value");
+        let (name, value) = one_signed_header(output);
         let headers = vec![
             (name.to_string(), value.to_string()),
             ("Content-Type".to_string(), content_type.to_string()),

@@ -32,25 +32,9 @@ fn kind<'d>(documents: &'d [Value], kind: &str) -> &'d Value {
 
 #[test]
 fn the_configmap_config_passes_check_with_the_secret_files_in_place() {
-    let documents = documents();
-    let config = kind(&documents, "ConfigMap")["data"]["config.yaml"]
-        .as_str()
-        .expect("config.yaml")
-        .to_string();
-    let secret = kind(&documents, "Secret");
     let dir = tempfile::tempdir().expect("tempdir");
-    // Put the Secret's keys where the Deployment mounts them, relative to a scratch root.
-    for (key, value) in secret["stringData"].as_mapping().expect("stringData") {
-        std::fs::write(
-            dir.path().join(key.as_str().expect("key")),
-            value.as_str().expect("value"),
-        )
-        .expect("write");
-    }
-    let config = config.replace(
-        "/var/run/secrets/hookguard",
-        &dir.path().display().to_string(),
-    );
+    // The Secret's keys go where the Deployment mounts them, relative to a scratch root.
+    let (config, _) = config_with_secrets(dir.path());
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, config).expect("write");
     let output = Command::new(binary())
