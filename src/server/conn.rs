@@ -302,7 +302,14 @@ impl Watch {
         // idle_timeout finds the idle deadline of the last one in time.
         let mut wake = self.next_tick.min(now + self.limits.idle_timeout / 2);
         if let Some(since) = self.going_away {
-            wake = wake.min(since + CLOSE_GRACE);
+            // Once the grace has passed, the next look comes with the regular tick: a deadline
+            // already past would wake the driver again at once, for as long as a request lasts.
+            let grace_ends = since + CLOSE_GRACE;
+            wake = if now < grace_ends {
+                wake.min(grace_ends)
+            } else {
+                wake.min(grace_ends + self.limits.idle_timeout)
+            };
         } else if !self.draining {
             if state.begun.load(Ordering::Relaxed) == 0 {
                 wake = wake.min(state.opened + self.limits.header_timeout);
@@ -325,8 +332,11 @@ impl Watch {
         }
         let idle = state.active.load(Ordering::Relaxed) == 0;
         if let Some(since) = self.going_away {
-            // A request that raced the GOAWAY is bounded by the other timeouts; let it finish.
-            return if idle && now >= since + CLOSE_GRACE {
+            // A request that raced the GOAWAY may finish, within idle_timeout: a client that never
+            // answers the GOAWAY's PING could otherwise keep opening streams and never be idle.
+            let grace_ends = since + CLOSE_GRACE;
+            let outstayed = now >= grace_ends + self.limits.idle_timeout;
+            return if (idle && now >= grace_ends) || outstayed {
                 Verdict::Cut("did not close after GOAWAY")
             } else {
                 Verdict::Go
@@ -385,5 +395,46 @@ where
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> ConnLimits {
+        ConnLimits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// A request that raced the GOAWAY outlives the close grace: the driver must not be told to
+    /// wake at a moment already past, or it spins for as long as the request lasts.
+    #[test]
+    fn after_the_close_grace_a_racing_request_does_not_make_the_driver_spin() {
+        let state = ConnState::new();
+        let _racing = state.begin();
+        let mut watch = Watch::new(limits());
+        let sent = Instant::now();
+        watch.going_away = Some(sent);
+        let later = sent + CLOSE_GRACE + Duration::from_secs(3);
+        assert!(matches!(watch.check(&state, later), Verdict::Go));
+        assert!(watch.next_wake(&state, later) > later);
+    }
+
+    /// A client that never answers the GOAWAY's PING could keep a request in flight forever.
+    #[test]
+    fn a_connection_still_busy_long_after_goaway_is_cut() {
+        let state = ConnState::new();
+        let _racing = state.begin();
+        let mut watch = Watch::new(limits());
+        let sent = Instant::now();
+        watch.going_away = Some(sent);
+        let late = sent + CLOSE_GRACE + limits().idle_timeout;
+        // Keep the send-timeout tick out of the way.
+        watch.next_tick = late + Duration::from_secs(60);
+        assert!(matches!(watch.check(&state, late), Verdict::Cut(_)));
     }
 }
