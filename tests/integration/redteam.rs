@@ -280,3 +280,27 @@ async fn a_request_gets_431_unless_the_app_can_take_it_with_our_fields() {
     assert_eq!(over.body_text(), r#"{"error":"too many header fields"}"#);
     assert!(app.take().is_empty());
 }
+
+#[tokio::test]
+async fn a_timestamp_cut_inside_a_character_is_refused_without_a_panic() {
+    let app = App::start().await;
+    // An RFC 3339 timestamp read from the body: its text is whatever UTF-8 the client sent.
+    let config = format!(
+        "listen: 127.0.0.1:0\nupstream: {}\nroutes:\n  - path: /ts\n    verify: {{scheme: {{algorithm: hmac-sha256, encoding: hex, key_format: raw, header_sets: [{{signatures: [X-Sig]}}], template: '{{body}}', timestamp: {{source: /ts, unit: rfc3339, tolerance: 300}}}}}}\n    secrets: [{{value: {SECRET}}}]\n",
+        app.url()
+    );
+    let proxy = Hookguard::start(&config);
+    let body = "{\"ts\":\"\u{e9}12345\"}".as_bytes();
+    let headers = vec![(
+        "X-Sig".to_string(),
+        hmac_sha256_hex(SECRET.as_bytes(), body),
+    )];
+    let response = send_raw(proxy.addr, &http1_request("POST", "/ts", &headers, body)).await;
+    assert_eq!(response.status, 401, "refused, not a dropped connection");
+    assert!(
+        proxy.logs().iter().all(|l| !l.contains("panicked")),
+        "{:?}",
+        proxy.logs()
+    );
+    assert!(app.take().is_empty());
+}

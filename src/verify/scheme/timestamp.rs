@@ -106,7 +106,12 @@ fn parse_timestamp(text: &str, unit: TimeUnit) -> Option<i64> {
 
 /// RFC 3339 with a numeric offset (`-07:00`), which humantime leaves to the caller.
 fn rfc3339_with_offset(text: &str) -> Option<SystemTime> {
-    let (local, sign, offset) = match text.len().checked_sub(6).map(|i| text.split_at(i)) {
+    // The split point comes from client input's length, so it may fall inside a character.
+    let split = text
+        .len()
+        .checked_sub(6)
+        .and_then(|i| text.split_at_checked(i));
+    let (local, sign, offset) = match split {
         Some((local, offset)) if offset.starts_with('+') => (local, 1i64, &offset[1..]),
         Some((local, offset)) if offset.starts_with('-') => (local, -1i64, &offset[1..]),
         _ => return None,
@@ -126,6 +131,13 @@ fn rfc3339_with_offset(text: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_offset_split_inside_a_character_is_refused_not_a_panic() {
+        for text in ["é12345", "2026-01-01T00:00:00é:00", "ééé"] {
+            assert_eq!(rfc3339_with_offset(text), None, "{text}");
+        }
+    }
 
     #[test]
     fn timestamps_parse_in_each_unit() {
