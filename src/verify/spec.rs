@@ -176,6 +176,7 @@ impl SchemeSpec {
         if self.body_sha256_param.as_deref() == Some("") {
             return refuse("body_sha256_param", "must not be empty");
         }
+        self.check_body_covered(&template)?;
         Ok(Scheme {
             algorithm: self.algorithm,
             encoding: self.encoding,
@@ -286,6 +287,19 @@ impl SchemeSpec {
                 Ok(())
             }
         }
+    }
+
+    /// `{form_params}` signs the fields of a form body only: any other body (JSON, say) would pass
+    /// unsigned, unless `{body}` or a `body_sha256_param` (Twilio's `bodySHA256`) covers it.
+    fn check_body_covered(&self, template: &Template) -> Result<(), SpecError> {
+        let form_only = template.needs(&Part::SortedFormParams) && !template.needs(&Part::Body);
+        if form_only && self.body_sha256_param.is_none() {
+            return refuse(
+                "template",
+                "{form_params} leaves any other body unsigned: add {body} or body_sha256_param",
+            );
+        }
+        Ok(())
     }
 
     /// A header named but never read is a misunderstanding, as is `{id}` with no id header.

@@ -176,6 +176,11 @@ fn doubtful_descriptions_are_refused_naming_the_key() {
             "'{body}'",
             &["verify.scheme.timestamp.source", "does not sign"],
         ),
+        (
+            "'{timestamp}.{body}'",
+            "'{timestamp}{form_params}'",
+            &["verify.scheme.template", "form_params", "unsigned"],
+        ),
         (", timestamp: X-T}", "}", &["header_sets[0].timestamp"]),
         (
             "signatures: [X-S]",
