@@ -137,7 +137,8 @@ const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
 impl RedisStore {
     pub fn new(url: &str) -> Result<Self, String> {
         let client =
-            redis::Client::open(url).map_err(|e| format!("{url:?} is not a redis URL: {e}"))?;
+            // The URL is not echoed: it may hold a password.
+            redis::Client::open(url).map_err(|e| format!("not a usable redis URL: {e}"))?;
         Ok(RedisStore {
             client,
             connection: tokio::sync::Mutex::new(None),

@@ -107,10 +107,16 @@ pub(super) fn dedup_store(raw: &RawDedupStore) -> Result<DedupStore, Problem> {
                 url: url.to_string(),
             })
         }
+        // Only the scheme is echoed: the rest may hold a password.
         Some(other) => Err(invalid(
             TOP,
             "dedup.store",
-            format!("{other:?} is neither memory nor redis://host:port/db"),
+            format!(
+                "a {:?} store is neither memory nor redis://host:port/db",
+                other
+                    .split_once("://")
+                    .map_or("(no scheme)", |(scheme, _)| scheme)
+            ),
         )),
     }
 }

@@ -310,3 +310,22 @@ fn sizes_parse() {
     }
     assert_eq!(parse_size(&RawSize::Bytes(3)), Ok(3));
 }
+
+#[test]
+fn credentials_in_a_url_are_refused_without_being_echoed() {
+    for yaml in [
+        MINIMAL.replace(
+            "upstream: http://127.0.0.1:3000",
+            "upstream: http://app:hunter2pw@127.0.0.1:3000",
+        ),
+        MINIMAL.replace(
+            "    secrets: [{env: SECRET_VAR}]",
+            "    secrets: [{env: SECRET_VAR}]\n    upstream: http://app:hunter2pw@127.0.0.1:3000/x",
+        ),
+        format!("dedup: {{store: 'rediss://app:hunter2pw@redis:6379/0'}}\n{MINIMAL}"),
+        format!("dedup: {{store: 'redis://app:hunter2pw@[bad'}}\n{MINIMAL}"),
+    ] {
+        let text = error_text(&yaml);
+        assert!(!text.contains("hunter2pw"), "{text}");
+    }
+}

@@ -64,6 +64,14 @@ pub(super) fn parse_methods(names: &[String]) -> Result<Vec<Method>, String> {
 }
 
 pub(super) fn parse_upstream(text: &str) -> Result<Upstream, String> {
+    // Checked before anything echoes the text: a password must not reach `check` output or a log.
+    if has_credentials(text) {
+        return Err(
+            "must not carry credentials (user:password@): hookguard would print them and \
+                    send them on as the Host of HTTP/1.0 requests"
+                .to_string(),
+        );
+    }
     let uri: Uri = text
         .parse()
         .map_err(|e| format!("{text:?} is not a URL: {e}"))?;
@@ -85,6 +93,13 @@ pub(super) fn parse_upstream(text: &str) -> Result<Upstream, String> {
         ));
     }
     Ok(Upstream { scheme, authority })
+}
+
+/// Whether a URL's authority has a `user:password@` part.
+pub(super) fn has_credentials(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.contains('@')
 }
 
 pub(super) fn parse_size(raw: &RawSize) -> Result<u64, String> {
