@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::error::{invalid, Problem, Problems};
 use super::raw::{RawDedupStore, RawLimits, RawTls};
-use super::values::{parse_positive_duration, parse_size, parse_upstream};
+use super::values::{has_credentials, parse_positive_duration, parse_size, parse_upstream};
 use super::{DedupStore, Limits, Upstream};
 use crate::clientip::Cidr;
 
@@ -107,17 +107,19 @@ pub(super) fn dedup_store(raw: &RawDedupStore) -> Result<DedupStore, Problem> {
                 url: url.to_string(),
             })
         }
-        // Only the scheme is echoed: the rest may hold a password.
-        Some(other) => Err(invalid(
-            TOP,
-            "dedup.store",
-            format!(
-                "a {:?} store is neither memory nor redis://host:port/db",
+        // A value with a password in it is named by its scheme only.
+        Some(other) => {
+            let shown = if has_credentials(other) {
+                other.split_once("://").map_or("", |(scheme, _)| scheme)
+            } else {
                 other
-                    .split_once("://")
-                    .map_or("(no scheme)", |(scheme, _)| scheme)
-            ),
-        )),
+            };
+            Err(invalid(
+                TOP,
+                "dedup.store",
+                format!("{shown:?} is neither memory nor redis://host:port/db"),
+            ))
+        }
     }
 }
 
