@@ -60,8 +60,9 @@ pub struct Finished {
     pub outcome: Outcome,
     /// Why it was refused, or in shadow mode why it would have been.
     pub reason: Option<&'static str>,
-    /// Set when verification failed, in shadow mode too, for the failures metric.
-    pub verification_failed: bool,
+    /// Why verification failed, in shadow mode too, for the failures metric. Apart from `reason`,
+    /// which in shadow mode names the app's failure when both failed.
+    pub verification_failure: Option<&'static str>,
 }
 
 /// Why a phase ended the pipeline early: kept small, since every phase returns it.
@@ -105,7 +106,10 @@ impl Finished {
     pub fn refused(refusal: Refusal) -> Self {
         Finished {
             reason: Some(refusal.reason()),
-            verification_failed: matches!(refusal, Refusal::InvalidSignature(_)),
+            verification_failure: match refusal {
+                Refusal::InvalidSignature(why) => Some(why.as_str()),
+                _ => None,
+            },
             result: Err(refusal),
             outcome: Outcome::Refused,
         }
@@ -116,7 +120,7 @@ impl Finished {
         match result {
             Ok(response) => Finished {
                 result: Ok(response.map(Either::Right)),
-                verification_failed: false,
+                verification_failure: None,
                 outcome,
                 reason: None,
             },
@@ -132,7 +136,7 @@ impl Finished {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         Finished {
             result: Ok(response),
-            verification_failed: false,
+            verification_failure: None,
             outcome,
             reason: None,
         }
@@ -230,7 +234,7 @@ impl<'a> Exchange<'a> {
         self.record(
             finished.outcome,
             finished.reason,
-            finished.verification_failed,
+            finished.verification_failure,
             response.status().as_u16(),
         );
         response
@@ -240,7 +244,7 @@ impl<'a> Exchange<'a> {
         &mut self,
         outcome: Outcome,
         reason: Option<&'static str>,
-        verification_failed: bool,
+        verification_failure: Option<&'static str>,
         status: u16,
     ) {
         self.finished = true;
@@ -256,7 +260,7 @@ impl<'a> Exchange<'a> {
             client: self.client,
             outcome,
             reason,
-            verification_failed,
+            verification_failure,
             delivery,
             event: self.event.as_deref(),
             status,
@@ -274,7 +278,7 @@ impl Drop for Exchange<'_> {
             self.record(
                 Outcome::ClientClosed,
                 Some("client_closed_request"),
-                false,
+                None,
                 CLIENT_CLOSED,
             );
         }
@@ -292,7 +296,7 @@ pub struct Record<'e> {
     pub client: Option<IpAddr>,
     pub outcome: Outcome,
     pub reason: Option<&'static str>,
-    pub verification_failed: bool,
+    pub verification_failure: Option<&'static str>,
     pub delivery: Option<&'e str>,
     pub event: Option<&'e str>,
     pub status: u16,
@@ -309,7 +313,7 @@ impl Record<'_> {
                 status: self.status,
             })
             .inc();
-        if let (true, Some(reason)) = (self.verification_failed, self.reason) {
+        if let Some(reason) = self.verification_failure {
             metrics
                 .verification_failures
                 .get_or_create(&FailureLabels {

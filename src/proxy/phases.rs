@@ -107,7 +107,7 @@ impl Proxy {
             Verdict::Verified => Finished::relayed(result, Outcome::Forwarded),
             Verdict::Shadow(reason) => {
                 let mut finished = Finished::relayed(result, Outcome::Shadow);
-                finished.verification_failed = reason.is_some();
+                finished.verification_failure = reason;
                 finished.reason = finished.reason.or(reason);
                 finished
             }

@@ -304,3 +304,28 @@ async fn a_timestamp_cut_inside_a_character_is_refused_without_a_panic() {
     );
     assert!(app.take().is_empty());
 }
+
+#[tokio::test]
+async fn shadow_mode_counts_a_verification_failure_under_its_own_reason_when_the_app_fails_too() {
+    // A port nothing listens on: the app is down.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let down = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let config = format!(
+        "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nupstream: {down}\nroutes:\n  - path: /gh\n    name: gh\n    provider: github\n    enforce: false\n    secrets: [{{value: {SECRET}}}]\n"
+    );
+    let proxy = Hookguard::start(&config);
+    let body = br#"{"shadow":1}"#;
+    let forged = vec![("X-Hub-Signature-256".to_string(), "sha256=00".to_string())];
+    let response = send_raw(proxy.addr, &http1_request("POST", "/gh", &forged, body)).await;
+    assert_eq!(response.status, 502);
+    proxy.wait_for_log("route=gh");
+    let failures = |reason: &str| {
+        format!(r#"hookguard_verification_failures_total{{route="gh",reason="{reason}"}}"#)
+    };
+    assert_eq!(
+        proxy.metric(&failures("malformed_signature")).await,
+        Some(1.0)
+    );
+    assert_eq!(proxy.metric(&failures("upstream_unreachable")).await, None);
+}
