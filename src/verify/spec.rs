@@ -245,6 +245,19 @@ impl SchemeSpec {
 
     fn check_format(&self) -> Result<(), SpecError> {
         let empty = |list: &[String]| list.is_empty() || list.iter().any(String::is_empty);
+        let separator = match &self.format {
+            SignatureFormat::List { separator, .. } | SignatureFormat::Fields { separator, .. } => {
+                Some(*separator)
+            }
+            SignatureFormat::Whole { .. } => None,
+        };
+        // Values are split byte by byte, and `=` joins a field's key to its value.
+        if separator.is_some_and(|c| !c.is_ascii() || c == '=') {
+            return refuse(
+                "format.separator",
+                "must be one ASCII character other than `=`",
+            );
+        }
         match &self.format {
             SignatureFormat::Whole { prefixes }
                 if self.signature_in_body.is_some() && !prefixes.is_empty() =>

@@ -177,6 +177,11 @@ fn doubtful_descriptions_are_refused_naming_the_key() {
             &["verify.scheme.timestamp.source", "does not sign"],
         ),
         (
+            "template:",
+            "format: {style: list, separator: '\u{e9}', prefixes: ['v1,']}, template:",
+            &["format.separator"],
+        ),
+        (
             "'{timestamp}.{body}'",
             "'{timestamp}{form_params}'",
             &["verify.scheme.template", "form_params", "unsigned"],
