@@ -18,6 +18,7 @@
 //! - [`tls`]: certificates for the listener and CA roots for https upstreams; config builds them,
 //!   so they sit below both config and the server.
 //! - [`dedup`]: replay protection, in memory or in Redis shared by replicas.
+//! - [`delivery`]: store-and-forward; so far the durable spool store, not yet wired to routes.
 //! - [`admin`]: `/livez`, `/readyz` and `/metrics` on a separate listener.
 //! - [`telemetry`]: metrics, log batching and log line layouts.
 //! - [`memory`]: the measured memory per held connection, against the cgroup memory limit.
@@ -33,6 +34,7 @@ pub mod body;
 pub mod clientip;
 pub mod config;
 pub mod dedup;
+pub mod delivery;
 pub mod memory;
 pub mod proxy;
 pub mod ratelimit;

@@ -1,0 +1,12 @@
+//! Store-and-forward (`delivery: queue`, issue 14): the durable spool that queued deliveries wait
+//! in. Not wired to routes yet.
+//!
+//! - [`spool`]: the interface every backend implements: a delivery, its id and states, the
+//!   operations, the counts behind the metrics.
+
+pub mod spool;
+
+pub use spool::{
+    DeadLetter, DeadReason, Delivery, DeliveryId, Due, NewDelivery, RouteCounts, Spool,
+    SpoolCounts, SpoolError,
+};
