@@ -3,9 +3,15 @@
 //!
 //! - [`spool`]: the interface every backend implements: a delivery, its id and states, the
 //!   operations, the counts behind the metrics.
+//! - [`disk`]: the embedded backend, one redb file with group commit.
 
+pub mod disk;
 pub mod spool;
 
+#[cfg(test)]
+pub(crate) mod conformance;
+
+pub use disk::DiskSpool;
 pub use spool::{
     DeadLetter, DeadReason, Delivery, DeliveryId, Due, NewDelivery, RouteCounts, Spool,
     SpoolCounts, SpoolError,
