@@ -6,7 +6,9 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::support::{binary, http1_request, send_raw, App, Hookguard, APP_BODY, APP_STATUS};
+use crate::support::{
+    binary, header_pairs, http1_request, send_raw, App, Hookguard, APP_BODY, APP_STATUS,
+};
 
 const FIXTURES: &str = include_str!("../data/preset-vectors.json");
 
@@ -85,19 +87,6 @@ fn sign_with(
         .collect()
 }
 
-fn pairs(list: &Value) -> Vec<(String, String)> {
-    list.as_array()
-        .expect("headers")
-        .iter()
-        .map(|p| {
-            (
-                p[0].as_str().expect("name").to_string(),
-                p[1].as_str().expect("value").to_string(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn every_preset_accepts_a_genuine_delivery_and_refuses_a_tampered_one() {
     let app = App::start().await;
@@ -139,7 +128,7 @@ async fn every_preset_accepts_a_genuine_delivery_and_refuses_a_tampered_one() {
             // Public-key and token presets cannot be signed by hookguard: their fixtures, whose
             // timestamps these providers do not bound, are replayed as they stand.
             "discord" | "sendgrid" | "gitlab" => (
-                pairs(&fixture["request"]["headers"]),
+                header_pairs(&fixture["request"]["headers"]),
                 fixture["request"]["body"]
                     .as_str()
                     .expect("body")

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{http1_request, send_raw, App, Hookguard, APP_STATUS};
+use crate::support::{header_pairs, http1_request, send_raw, App, Hookguard, APP_STATUS};
 
 const FIXTURES: &str = include_str!("../data/preset-vectors.json");
 const README: &str = include_str!("../../README.md");
@@ -26,20 +26,6 @@ fn fixture(preset: &str) -> Value {
         .find(|v| v["preset"] == preset)
         .cloned()
         .expect("fixture")
-}
-
-fn headers(vector: &Value) -> Vec<(String, String)> {
-    vector["request"]["headers"]
-        .as_array()
-        .expect("headers")
-        .iter()
-        .map(|pair| {
-            (
-                pair[0].as_str().expect("name").to_string(),
-                pair[1].as_str().expect("value").to_string(),
-            )
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -73,7 +59,12 @@ async fn stripe_and_standard_webhooks_written_out_accept_their_preset_vectors() 
         let body = vector["request"]["body"].as_str().expect("body").as_bytes();
         let genuine = send_raw(
             proxy.addr,
-            &http1_request("POST", path, &headers(vector), body),
+            &http1_request(
+                "POST",
+                path,
+                &header_pairs(&vector["request"]["headers"]),
+                body,
+            ),
         )
         .await;
         assert_eq!(
@@ -91,7 +82,12 @@ async fn stripe_and_standard_webhooks_written_out_accept_their_preset_vectors() 
             .as_bytes();
         let refused = send_raw(
             proxy.addr,
-            &http1_request("POST", path, &headers(vector), tampered),
+            &http1_request(
+                "POST",
+                path,
+                &header_pairs(&vector["request"]["headers"]),
+                tampered,
+            ),
         )
         .await;
         assert_eq!(refused.status, 401, "{path}: tampered body");

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::support::{http1_request, send_raw, App, Hookguard, APP_BODY, APP_STATUS};
+use crate::support::{header_pairs, http1_request, send_raw, App, Hookguard, APP_BODY, APP_STATUS};
 
 const VECTORS: &str = include_str!("../data/seed-providers.json");
 
@@ -93,17 +93,7 @@ async fn every_seed_vector_gets_its_verdict_through_the_real_proxy() {
             } else {
                 format!("{path}?{query}")
             };
-            let headers: Vec<(String, String)> = request["headers"]
-                .as_array()
-                .expect("headers")
-                .iter()
-                .map(|pair| {
-                    (
-                        pair[0].as_str().expect("name").to_string(),
-                        pair[1].as_str().expect("value").to_string(),
-                    )
-                })
-                .collect();
+            let headers = header_pairs(&request["headers"]);
             let body = body_of(request);
             let response =
                 send_raw(proxy.addr, &http1_request(method, &target, &headers, &body)).await;

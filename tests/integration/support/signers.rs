@@ -29,3 +29,17 @@ pub fn hmac_sha256_hex(secret: &[u8], body: &[u8]) -> String {
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
 }
+
+/// A vector's header list, `[["Name", "value"], ...]` in the JSON fixtures, as pairs.
+pub fn header_pairs(list: &serde_json::Value) -> Vec<(String, String)> {
+    list.as_array()
+        .expect("headers")
+        .iter()
+        .map(|pair| {
+            (
+                pair[0].as_str().expect("name").to_string(),
+                pair[1].as_str().expect("value").to_string(),
+            )
+        })
+        .collect()
+}
