@@ -30,11 +30,7 @@ fn warn_at_start(config: &Config) {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    // A sidecar only ever runs `run`, so the memory check `check` makes is repeated here.
-    let memory_limit = crate::memory::cgroup_memory_limit();
-    if let Some(warning) =
-        crate::memory::connection_warning(config.limits.max_connections, memory_limit)
-    {
+    if let Some(warning) = crate::memory::warning_here(config.limits.max_connections) {
         tracing::warn!("{warning}");
     }
 }

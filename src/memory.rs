@@ -43,6 +43,12 @@ fn parse_limit(text: &str) -> Option<u64> {
     text.parse::<u64>().ok().filter(|&bytes| bytes < UNLIMITED)
 }
 
+/// The warning for this process: `max_connections` against the cgroup it runs under. `check` and
+/// `run` both give it, since a sidecar only ever runs `run`.
+pub fn warning_here(max_connections: usize) -> Option<String> {
+    connection_warning(max_connections, cgroup_memory_limit())
+}
+
 /// A warning when `max_connections` held connections would cost more than `limit` bytes.
 pub fn connection_warning(max_connections: usize, limit: Option<u64>) -> Option<String> {
     let limit = limit?;

@@ -20,10 +20,7 @@ pub fn print(config: &Config) {
     for warning in &config.warnings {
         eprintln!("warning: {warning}");
     }
-    let memory_limit = hookguard::memory::cgroup_memory_limit();
-    if let Some(warning) =
-        hookguard::memory::connection_warning(config.limits.max_connections, memory_limit)
-    {
+    if let Some(warning) = hookguard::memory::warning_here(config.limits.max_connections) {
         eprintln!("warning: {warning}");
     }
     println!("ok: {} route(s)", config.routes.len());

@@ -69,10 +69,6 @@ impl Proxy {
         }
     }
 
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-
     /// Serves one request: the phases, then its one record, even if the client leaves midway.
     pub async fn handle(
         &self,
