@@ -5,10 +5,13 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use super::spool::{DeadReason, DeliveryId, NewDelivery, Spool, SpoolError};
+use super::spool::{AttemptEnd, DeadReason, Delivery, DeliveryId, NewDelivery, Spool, SpoolError};
 
 /// The `max_bytes` every store under test is opened with.
 pub const SMALL_MAX_BYTES: u64 = 64 * 1024;
+
+/// Long enough that no test sees a claim taken back as stale.
+pub const NOT_STALE: Duration = Duration::from_secs(3600);
 
 pub fn t0() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
@@ -18,7 +21,7 @@ pub fn at(seconds: u64) -> SystemTime {
     t0() + Duration::from_secs(seconds)
 }
 
-pub fn delivery(body: &[u8], due: SystemTime) -> NewDelivery {
+pub fn delivery(body: &[u8]) -> NewDelivery {
     NewDelivery {
         method: "POST".into(),
         path_and_query: "/webhooks/x?a=1".into(),
@@ -28,35 +31,46 @@ pub fn delivery(body: &[u8], due: SystemTime) -> NewDelivery {
         ],
         body: Bytes::copy_from_slice(body),
         received_at: t0(),
-        next_due: due,
+        event: Some("file.uploaded".into()),
+        provider_delivery: Some("evt_1".into()),
     }
 }
 
-fn ids(due: &[super::spool::Due]) -> Vec<DeliveryId> {
-    due.iter().map(|d| d.id.clone()).collect()
+pub fn failed(status: u16) -> AttemptEnd {
+    AttemptEnd {
+        status: Some(status),
+        error: format!("status {status}"),
+    }
 }
 
-pub async fn enqueue_take_delivered(spool: &impl Spool) {
-    let sent = delivery(b"{\"n\":1}", t0());
+pub async fn claim(spool: &impl Spool, route: &str, now: SystemTime) -> Vec<Delivery> {
+    spool.claim(route, now, 100, NOT_STALE).await.unwrap()
+}
+
+fn ids(deliveries: &[Delivery]) -> Vec<DeliveryId> {
+    deliveries.iter().map(|d| d.id.clone()).collect()
+}
+
+pub async fn enqueue_claim_delivered(spool: &impl Spool) {
+    let sent = delivery(b"{\"n\":1}");
     let id = spool.enqueue("r", sent.clone()).await.unwrap();
     assert_eq!(id.as_str().len(), DeliveryId::LEN);
-    let due = spool.next_due("r", t0(), 10).await.unwrap();
-    assert_eq!(ids(&due), vec![id.clone()]);
-    assert_eq!(due[0].attempt, 0);
-
-    let taken = spool.take(&id).await.unwrap();
+    let taken = claim(spool, "r", t0()).await;
+    assert_eq!(ids(&taken), vec![id.clone()]);
+    let taken = &taken[0];
     assert_eq!(taken.route, "r");
     assert_eq!(taken.method, sent.method);
     assert_eq!(taken.path_and_query, sent.path_and_query);
     assert_eq!(taken.headers, sent.headers);
     assert_eq!(taken.body, sent.body);
     assert_eq!(taken.received_at, sent.received_at);
+    assert_eq!(taken.age_from, sent.received_at);
+    assert_eq!(taken.event, sent.event);
     assert_eq!(taken.attempt, 0);
-    assert!(spool.next_due("r", at(60), 10).await.unwrap().is_empty());
-    assert!(matches!(
-        spool.take(&id).await,
-        Err(SpoolError::NotFound { .. })
-    ));
+    assert!(
+        claim(spool, "r", at(60)).await.is_empty(),
+        "in flight is not claimed twice"
+    );
 
     let counts = spool.counts(at(1)).await.unwrap();
     assert_eq!(counts.routes["r"].in_flight, 1);
@@ -67,113 +81,158 @@ pub async fn enqueue_take_delivered(spool: &impl Spool) {
     ));
     let counts = spool.counts(at(1)).await.unwrap();
     assert_eq!(counts.bytes, 0);
-    assert!(counts.routes.is_empty());
+    assert!(counts
+        .routes
+        .values()
+        .all(|r| r.pending + r.in_flight + r.dead == 0));
 }
 
-pub async fn due_in_order_per_route(spool: &impl Spool) {
-    let late = spool.enqueue("r", delivery(b"late", at(30))).await.unwrap();
-    let early = spool
-        .enqueue("r", delivery(b"early", at(10)))
-        .await
-        .unwrap();
-    let middle = spool.enqueue("r", delivery(b"mid", at(20))).await.unwrap();
-    let other = spool.enqueue("other", delivery(b"o", at(0))).await.unwrap();
+pub async fn claims_in_order_per_route_up_to_the_limit(spool: &impl Spool) {
+    let first = spool.enqueue("r", delivery(b"1")).await.unwrap();
+    let second = spool.enqueue("r", delivery(b"2")).await.unwrap();
+    let third = spool.enqueue("r", delivery(b"3")).await.unwrap();
+    let other = spool.enqueue("other", delivery(b"o")).await.unwrap();
     assert!(
-        early < middle && late < early,
+        first < second && second < third,
         "ids sort by time of receipt"
     );
 
-    assert!(spool.next_due("r", at(9), 10).await.unwrap().is_empty());
-    let due = spool.next_due("r", at(20), 10).await.unwrap();
-    assert_eq!(ids(&due), vec![early.clone(), middle.clone()]);
-    let due = spool.next_due("r", at(100), 10).await.unwrap();
-    assert_eq!(ids(&due), vec![early.clone(), middle, late]);
-    let due = spool.next_due("r", at(100), 1).await.unwrap();
-    assert_eq!(ids(&due), vec![early]);
-    let due = spool.next_due("other", at(100), 10).await.unwrap();
-    assert_eq!(ids(&due), vec![other]);
+    let taken = spool.claim("r", t0(), 2, NOT_STALE).await.unwrap();
+    assert_eq!(ids(&taken), vec![first, second]);
+    assert_eq!(ids(&claim(spool, "r", t0()).await), vec![third]);
+    assert_eq!(ids(&claim(spool, "other", t0()).await), vec![other]);
 }
 
 pub async fn retry_counts_and_reschedules(spool: &impl Spool) {
-    let id = spool.enqueue("r", delivery(b"x", t0())).await.unwrap();
-    spool.take(&id).await.unwrap();
-    spool.retry(&id, at(60)).await.unwrap();
+    let id = spool.enqueue("r", delivery(b"x")).await.unwrap();
+    claim(spool, "r", t0()).await;
+    spool.retry(&id, at(60), failed(500)).await.unwrap();
     assert!(matches!(
-        spool.retry(&id, at(60)).await,
+        spool.retry(&id, at(60), failed(500)).await,
         Err(SpoolError::NotFound { .. })
     ));
-    assert!(spool.next_due("r", at(59), 10).await.unwrap().is_empty());
-    let due = spool.next_due("r", at(60), 10).await.unwrap();
-    assert_eq!(ids(&due), vec![id.clone()]);
-    assert_eq!(due[0].attempt, 1);
-    let taken = spool.take(&id).await.unwrap();
-    assert_eq!(taken.attempt, 1);
-    assert_eq!(taken.next_due, at(60));
-    assert_eq!(taken.body, Bytes::from_static(b"x"));
+    assert!(claim(spool, "r", at(59)).await.is_empty());
+    let taken = claim(spool, "r", at(60)).await;
+    assert_eq!(ids(&taken), vec![id]);
+    assert_eq!(taken[0].attempt, 1);
+    assert_eq!(taken[0].next_due, at(60));
+    assert_eq!(taken[0].body, Bytes::from_static(b"x"));
+}
+
+pub async fn retries_come_back_soonest_due_first(spool: &impl Spool) {
+    let a = spool.enqueue("r", delivery(b"a")).await.unwrap();
+    let b = spool.enqueue("r", delivery(b"b")).await.unwrap();
+    claim(spool, "r", t0()).await;
+    spool.retry(&a, at(60), failed(503)).await.unwrap();
+    spool.retry(&b, at(30), failed(503)).await.unwrap();
+    assert_eq!(ids(&claim(spool, "r", at(45)).await), vec![b.clone()]);
+    spool.retry(&b, at(50), failed(503)).await.unwrap();
+    assert_eq!(ids(&claim(spool, "r", at(100)).await), vec![b, a]);
 }
 
 pub async fn dead_replay_and_drop(spool: &impl Spool) {
-    let rejected = spool.enqueue("r", delivery(b"a", t0())).await.unwrap();
-    let expired = spool.enqueue("r", delivery(b"b", t0())).await.unwrap();
-    spool.take(&rejected).await.unwrap();
-    spool.dead(&rejected, DeadReason::Rejected).await.unwrap();
-    spool.dead(&expired, DeadReason::Expired).await.unwrap();
-    assert!(spool.next_due("r", at(100), 10).await.unwrap().is_empty());
-    assert!(spool.dead_letters("other").await.unwrap().is_empty());
+    let rejected = spool.enqueue("r", delivery(b"a")).await.unwrap();
+    claim(spool, "r", t0()).await;
+    let expired = spool.enqueue("r", delivery(b"b")).await.unwrap();
+    spool
+        .dead(&rejected, DeadReason::Rejected, Some(failed(400)))
+        .await
+        .unwrap();
+    spool
+        .dead(&expired, DeadReason::Expired, None)
+        .await
+        .unwrap();
+    assert!(claim(spool, "r", at(100)).await.is_empty());
+    assert!(spool
+        .dead_letters(Some("other"), 10)
+        .await
+        .unwrap()
+        .is_empty());
 
-    let letters = spool.dead_letters("r").await.unwrap();
-    assert_eq!(letters.len(), 2);
-    assert_eq!(letters[0].id, rejected);
+    let letters = spool.dead_letters(Some("r"), 10).await.unwrap();
+    assert_eq!(ids_of(&letters), vec![rejected.clone(), expired.clone()]);
     assert_eq!(letters[0].reason, DeadReason::Rejected);
     assert_eq!(
         letters[0].attempts, 1,
         "the attempt the app rejected counts"
     );
-    assert_eq!(letters[1].id, expired);
+    assert_eq!(letters[0].last, Some(failed(400)));
+    assert_eq!(letters[0].event.as_deref(), Some("file.uploaded"));
+    assert_eq!(letters[0].provider_delivery.as_deref(), Some("evt_1"));
     assert_eq!(letters[1].reason, DeadReason::Expired);
-    assert_eq!(letters[1].attempts, 0);
+    assert_eq!((letters[1].attempts, letters[1].last.clone()), (0, None));
     assert_eq!(letters[1].received_at, t0());
     assert!(letters[1].size > 0);
+    let first = spool.dead_letters(None, 1).await.unwrap();
+    assert_eq!(ids_of(&first), vec![rejected.clone()]);
     let counts = spool.counts(at(1)).await.unwrap();
     assert_eq!(
         (counts.routes["r"].dead, counts.routes["r"].pending),
         (2, 0)
     );
 
-    assert!(matches!(
-        spool.take(&rejected).await,
-        Err(SpoolError::NotFound { .. })
-    ));
     spool.replay(&rejected).await.unwrap();
-    let due = spool.next_due("r", SystemTime::now(), 10).await.unwrap();
-    assert_eq!(ids(&due), vec![rejected.clone()], "a replay is due now");
-    assert_eq!(
-        spool.take(&rejected).await.unwrap().body,
-        Bytes::from_static(b"a")
+    let now = SystemTime::now() + Duration::from_secs(1);
+    let taken = claim(spool, "r", now).await;
+    assert_eq!(ids(&taken), vec![rejected.clone()], "a replay is due now");
+    assert_eq!(taken[0].body, Bytes::from_static(b"a"));
+    assert_eq!(taken[0].attempt, 0, "a replay counts attempts afresh");
+    let since_replay = SystemTime::now()
+        .duration_since(taken[0].age_from)
+        .unwrap_or_default();
+    assert!(
+        taken[0].age_from != t0() && since_replay < Duration::from_secs(60),
+        "max_age counts from the replay"
     );
-
     assert!(matches!(
         spool.drop_dead(&rejected).await,
         Err(SpoolError::NotFound { .. })
     ));
     spool.drop_dead(&expired).await.unwrap();
-    assert!(spool.dead_letters("r").await.unwrap().is_empty());
+    assert!(spool.dead_letters(Some("r"), 10).await.unwrap().is_empty());
     assert!(matches!(
         spool.replay(&expired).await,
         Err(SpoolError::NotFound { .. })
     ));
 }
 
+fn ids_of(letters: &[super::spool::DeadLetter]) -> Vec<DeliveryId> {
+    letters.iter().map(|l| l.id.clone()).collect()
+}
+
+pub async fn replay_a_route_and_purge_old_dead_letters(spool: &impl Spool) {
+    let mut dead = Vec::new();
+    for route in ["a", "a", "b"] {
+        let id = spool.enqueue(route, delivery(b"d")).await.unwrap();
+        spool.dead(&id, DeadReason::Expired, None).await.unwrap();
+        dead.push(id);
+    }
+    assert_eq!(spool.replay_route("a").await.unwrap(), 2);
+    assert_eq!(spool.replay_route("a").await.unwrap(), 0);
+    let now = SystemTime::now() + Duration::from_secs(1);
+    assert_eq!(ids(&claim(spool, "a", now).await), dead[..2].to_vec());
+
+    let long_ago = SystemTime::now() - Duration::from_secs(3600);
+    assert_eq!(spool.purge_dead(long_ago).await.unwrap(), 0);
+    let later = SystemTime::now() + Duration::from_secs(3600);
+    assert_eq!(spool.purge_dead(later).await.unwrap(), 1);
+    assert!(spool.dead_letters(None, 10).await.unwrap().is_empty());
+    assert!(matches!(
+        spool.replay(&dead[2]).await,
+        Err(SpoolError::NotFound { .. })
+    ));
+}
+
 pub async fn full_refuses_and_writes_nothing(spool: &impl Spool) {
     let half = vec![b'h'; (SMALL_MAX_BYTES / 2) as usize];
-    spool.enqueue("r", delivery(&half, t0())).await.unwrap();
+    spool.enqueue("r", delivery(&half)).await.unwrap();
     let before = spool.counts(at(1)).await.unwrap();
-    let refused = spool.enqueue("r", delivery(&half, t0())).await;
+    let refused = spool.enqueue("r", delivery(&half)).await;
     assert_eq!(refused, Err(SpoolError::Full));
     assert_eq!(spool.counts(at(1)).await.unwrap(), before);
-    assert_eq!(spool.next_due("r", at(1), 10).await.unwrap().len(), 1);
     // A small one still fits.
-    spool.enqueue("r", delivery(b"small", t0())).await.unwrap();
+    spool.enqueue("r", delivery(b"small")).await.unwrap();
+    assert_eq!(claim(spool, "r", at(1)).await.len(), 2);
 }
 
 pub async fn bodies_byte_for_byte(spool: &impl Spool) {
@@ -186,19 +245,21 @@ pub async fn bodies_byte_for_byte(spool: &impl Spool) {
     ];
     let mut sent = Vec::new();
     for body in &bodies {
-        sent.push(spool.enqueue("r", delivery(body, t0())).await.unwrap());
+        sent.push(spool.enqueue("r", delivery(body)).await.unwrap());
     }
-    for (id, body) in sent.iter().zip(&bodies) {
-        assert_eq!(spool.take(id).await.unwrap().body.as_ref(), body.as_slice());
+    let taken = claim(spool, "r", t0()).await;
+    assert_eq!(ids(&taken), sent);
+    for (delivery, body) in taken.iter().zip(&bodies) {
+        assert_eq!(delivery.body.as_ref(), body.as_slice());
     }
 }
 
 pub async fn counts_per_route(spool: &impl Spool) {
-    let first = spool.enqueue("a", delivery(b"1", t0())).await.unwrap();
-    spool.enqueue("a", delivery(b"2", t0())).await.unwrap();
-    let dead = spool.enqueue("b", delivery(b"3", t0())).await.unwrap();
-    spool.take(&first).await.unwrap();
-    spool.dead(&dead, DeadReason::Expired).await.unwrap();
+    spool.enqueue("a", delivery(b"1")).await.unwrap();
+    spool.claim("a", t0(), 1, NOT_STALE).await.unwrap();
+    spool.enqueue("a", delivery(b"2")).await.unwrap();
+    let dead = spool.enqueue("b", delivery(b"3")).await.unwrap();
+    spool.dead(&dead, DeadReason::Expired, None).await.unwrap();
     let counts = spool.counts(at(90)).await.unwrap();
     let a = &counts.routes["a"];
     assert_eq!((a.pending, a.in_flight, a.dead), (1, 1, 0));

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use redb::{Database, Durability, ReadableTable, TableDefinition};
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::spool::{
-    from_unix_ms, unix_ms, DeadLetter, DeadReason, Delivery, DeliveryId, Due, NewDelivery,
+    from_unix_ms, unix_ms, AttemptEnd, DeadLetter, DeadReason, Delivery, DeliveryId, NewDelivery,
     RouteCounts, Spool, SpoolCounts, SpoolError,
 };
 
@@ -48,9 +48,28 @@ struct Record {
     path_and_query: String,
     headers: Vec<(Vec<u8>, Vec<u8>)>,
     received_at_ms: u64,
+    age_from_ms: u64,
     attempt: u32,
     state: State,
     size: u64,
+    event: Option<String>,
+    provider_delivery: Option<String>,
+    last_status: Option<u16>,
+    last_error: Option<String>,
+}
+
+impl Record {
+    fn remember(&mut self, last: AttemptEnd) {
+        self.last_status = last.status;
+        self.last_error = Some(last.error);
+    }
+
+    fn last(&self) -> Option<AttemptEnd> {
+        self.last_error.as_ref().map(|error| AttemptEnd {
+            status: self.last_status,
+            error: error.clone(),
+        })
+    }
 }
 
 /// A store failure: the batch it happened in is abandoned whole.
@@ -87,17 +106,26 @@ type Stored<T> = Result<T, Fault>;
 
 enum Op {
     Enqueue(String, NewDelivery),
-    Take(DeliveryId),
+    Claim {
+        route: String,
+        now_ms: u64,
+        limit: usize,
+    },
     Delivered(DeliveryId),
-    Retry(DeliveryId, u64),
-    Dead(DeliveryId, DeadReason),
+    Retry(DeliveryId, u64, AttemptEnd),
+    Dead(DeliveryId, DeadReason, Option<AttemptEnd>),
     Replay(DeliveryId),
+    ReplayRoute(String),
     DropDead(DeliveryId),
+    Purge {
+        before_ms: u64,
+    },
 }
 
 enum Output {
     Id(DeliveryId),
-    Delivery(Delivery),
+    Deliveries(Vec<Delivery>),
+    Count(u64),
     Done,
 }
 
@@ -169,6 +197,13 @@ impl DiskSpool {
         self.change(op).await.map(|_| ())
     }
 
+    async fn count(&self, op: Op) -> Result<u64, SpoolError> {
+        match self.change(op).await? {
+            Output::Count(n) => Ok(n),
+            _ => Err(unexpected_output()),
+        }
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         query: impl FnOnce(&Database) -> Stored<T> + Send + 'static,
@@ -193,21 +228,22 @@ impl Spool for DiskSpool {
         }
     }
 
-    async fn next_due(
+    /// No other process opens this file, so `stale_after` has nothing to reclaim: deliveries a
+    /// crash left in flight became pending when the file was opened.
+    async fn claim(
         &self,
         route: &str,
         now: SystemTime,
         limit: usize,
-    ) -> Result<Vec<Due>, SpoolError> {
-        let route = route.to_owned();
-        let now_ms = unix_ms(now);
-        self.read(move |db| read_due(db, &route, now_ms, limit))
-            .await
-    }
-
-    async fn take(&self, id: &DeliveryId) -> Result<Delivery, SpoolError> {
-        match self.change(Op::Take(id.clone())).await? {
-            Output::Delivery(delivery) => Ok(delivery),
+        _stale_after: Duration,
+    ) -> Result<Vec<Delivery>, SpoolError> {
+        let op = Op::Claim {
+            route: route.to_owned(),
+            now_ms: unix_ms(now),
+            limit,
+        };
+        match self.change(op).await? {
+            Output::Deliveries(deliveries) => Ok(deliveries),
             _ => Err(unexpected_output()),
         }
     }
@@ -216,25 +252,50 @@ impl Spool for DiskSpool {
         self.done(Op::Delivered(id.clone())).await
     }
 
-    async fn retry(&self, id: &DeliveryId, next_due: SystemTime) -> Result<(), SpoolError> {
-        self.done(Op::Retry(id.clone(), unix_ms(next_due))).await
+    async fn retry(
+        &self,
+        id: &DeliveryId,
+        next_due: SystemTime,
+        last: AttemptEnd,
+    ) -> Result<(), SpoolError> {
+        self.done(Op::Retry(id.clone(), unix_ms(next_due), last))
+            .await
     }
 
-    async fn dead(&self, id: &DeliveryId, reason: DeadReason) -> Result<(), SpoolError> {
-        self.done(Op::Dead(id.clone(), reason)).await
+    async fn dead(
+        &self,
+        id: &DeliveryId,
+        reason: DeadReason,
+        last: Option<AttemptEnd>,
+    ) -> Result<(), SpoolError> {
+        self.done(Op::Dead(id.clone(), reason, last)).await
     }
 
-    async fn dead_letters(&self, route: &str) -> Result<Vec<DeadLetter>, SpoolError> {
-        let route = route.to_owned();
-        self.read(move |db| read_dead_letters(db, &route)).await
+    async fn dead_letters(
+        &self,
+        route: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, SpoolError> {
+        let route = route.map(str::to_owned);
+        self.read(move |db| read_dead_letters(db, route.as_deref(), limit))
+            .await
     }
 
     async fn replay(&self, id: &DeliveryId) -> Result<(), SpoolError> {
         self.done(Op::Replay(id.clone())).await
     }
 
+    async fn replay_route(&self, route: &str) -> Result<u64, SpoolError> {
+        self.count(Op::ReplayRoute(route.to_owned())).await
+    }
+
     async fn drop_dead(&self, id: &DeliveryId) -> Result<(), SpoolError> {
         self.done(Op::DropDead(id.clone())).await
+    }
+
+    async fn purge_dead(&self, before: SystemTime) -> Result<u64, SpoolError> {
+        let before_ms = unix_ms(before);
+        self.count(Op::Purge { before_ms }).await
     }
 
     async fn counts(&self, now: SystemTime) -> Result<SpoolCounts, SpoolError> {
@@ -381,12 +442,18 @@ impl Batch<'_> {
     fn apply(&mut self, op: Op) -> Stored<Answer> {
         match op {
             Op::Enqueue(route, delivery) => self.enqueue(route, delivery),
-            Op::Take(id) => self.take(id),
+            Op::Claim {
+                route,
+                now_ms,
+                limit,
+            } => self.claim(&route, now_ms, limit),
             Op::Delivered(id) => self.delivered(id),
-            Op::Retry(id, due_ms) => self.retry(id, due_ms),
-            Op::Dead(id, reason) => self.dead(id, reason),
+            Op::Retry(id, due_ms, last) => self.retry(id, due_ms, last),
+            Op::Dead(id, reason, last) => self.dead(id, reason, last),
             Op::Replay(id) => self.replay(id),
+            Op::ReplayRoute(route) => self.replay_route(&route),
             Op::DropDead(id) => self.drop_dead(id),
+            Op::Purge { before_ms } => self.purge(before_ms),
         }
     }
 
@@ -396,16 +463,21 @@ impl Batch<'_> {
             return Ok(Err(SpoolError::Full));
         }
         let id = self.next_id();
-        let due_ms = unix_ms(delivery.next_due);
+        let due_ms = unix_ms(delivery.received_at);
         let record = Record {
             route,
             method: delivery.method,
             path_and_query: delivery.path_and_query,
             headers: delivery.headers,
             received_at_ms: unix_ms(delivery.received_at),
+            age_from_ms: unix_ms(delivery.received_at),
             attempt: 0,
             state: State::Pending { due_ms },
             size,
+            event: delivery.event,
+            provider_delivery: delivery.provider_delivery,
+            last_status: None,
+            last_error: None,
         };
         self.put(&id, &record)?;
         self.bodies.insert(id.as_str(), delivery.body.as_ref())?;
@@ -421,12 +493,29 @@ impl Batch<'_> {
         DeliveryId::new(self.last_id, random_u32())
     }
 
-    fn take(&mut self, id: DeliveryId) -> Stored<Answer> {
+    fn claim(&mut self, route: &str, now_ms: u64, limit: usize) -> Stored<Answer> {
+        let mut due_ids = Vec::new();
+        for entry in self
+            .due
+            .range((route, 0u64, "")..(route, now_ms.saturating_add(1), ""))?
+            .take(limit)
+        {
+            let (key, _) = entry?;
+            due_ids.extend(DeliveryId::parse(key.value().2));
+        }
+        let mut taken = Vec::with_capacity(due_ids.len());
+        for id in due_ids {
+            taken.extend(self.take(id)?);
+        }
+        Ok(Ok(Output::Deliveries(taken)))
+    }
+
+    fn take(&mut self, id: DeliveryId) -> Stored<Option<Delivery>> {
         let Some(mut record) = self.get(&id)? else {
-            return Ok(not_found(id, "pending"));
+            return Ok(None);
         };
         let State::Pending { due_ms } = record.state else {
-            return Ok(not_found(id, "pending"));
+            return Ok(None);
         };
         self.due
             .remove((record.route.as_str(), due_ms, id.as_str()))?;
@@ -436,7 +525,7 @@ impl Batch<'_> {
             Some(body) => Bytes::copy_from_slice(body.value()),
             None => return Err(Fault(format!("delivery {id} has no body"))),
         };
-        Ok(Ok(Output::Delivery(Delivery {
+        Ok(Some(Delivery {
             id,
             route: record.route,
             method: record.method,
@@ -444,9 +533,11 @@ impl Batch<'_> {
             headers: record.headers,
             body,
             received_at: from_unix_ms(record.received_at_ms),
+            age_from: from_unix_ms(record.age_from_ms),
             attempt: record.attempt,
             next_due: from_unix_ms(due_ms),
-        })))
+            event: record.event,
+        }))
     }
 
     fn delivered(&mut self, id: DeliveryId) -> Stored<Answer> {
@@ -459,7 +550,7 @@ impl Batch<'_> {
         }
     }
 
-    fn retry(&mut self, id: DeliveryId, due_ms: u64) -> Stored<Answer> {
+    fn retry(&mut self, id: DeliveryId, due_ms: u64, last: AttemptEnd) -> Stored<Answer> {
         let Some(mut record) = self.get(&id)? else {
             return Ok(not_found(id, "in-flight"));
         };
@@ -467,6 +558,7 @@ impl Batch<'_> {
             return Ok(not_found(id, "in-flight"));
         };
         record.attempt = record.attempt.saturating_add(1);
+        record.remember(last);
         record.state = State::Pending { due_ms };
         self.put(&id, &record)?;
         self.due
@@ -474,7 +566,12 @@ impl Batch<'_> {
         Ok(Ok(Output::Done))
     }
 
-    fn dead(&mut self, id: DeliveryId, reason: DeadReason) -> Stored<Answer> {
+    fn dead(
+        &mut self,
+        id: DeliveryId,
+        reason: DeadReason,
+        last: Option<AttemptEnd>,
+    ) -> Stored<Answer> {
         let Some(mut record) = self.get(&id)? else {
             return Ok(not_found(id, "pending or in-flight"));
         };
@@ -485,6 +582,9 @@ impl Batch<'_> {
             }
             State::InFlight { .. } => record.attempt = record.attempt.saturating_add(1),
             State::Dead { .. } => return Ok(not_found(id, "pending or in-flight")),
+        }
+        if let Some(last) = last {
+            record.remember(last);
         }
         record.state = State::Dead {
             reason,
@@ -506,12 +606,54 @@ impl Batch<'_> {
         record.state = State::Pending {
             due_ms: self.now_ms,
         };
+        record.attempt = 0;
+        record.age_from_ms = self.now_ms;
         self.put(&id, &record)?;
-        self.due.insert(
-            (record.route.as_str(), self.now_ms, id.as_str()),
-            record.attempt,
-        )?;
+        self.due
+            .insert((record.route.as_str(), self.now_ms, id.as_str()), 0)?;
         Ok(Ok(Output::Done))
+    }
+
+    fn replay_route(&mut self, route: &str) -> Stored<Answer> {
+        let ids = self.dead_ids(|key_route, _| key_route == route)?;
+        let mut replayed = 0;
+        for id in ids {
+            if self.replay(id)?.is_ok() {
+                replayed += 1;
+            }
+        }
+        Ok(Ok(Output::Count(replayed)))
+    }
+
+    fn purge(&mut self, before_ms: u64) -> Stored<Answer> {
+        let ids = self.dead_ids(
+            |_, record| matches!(record.state, State::Dead { at_ms, .. } if at_ms < before_ms),
+        )?;
+        let mut purged = 0;
+        for id in ids {
+            if self.drop_dead(id)?.is_ok() {
+                purged += 1;
+            }
+        }
+        Ok(Ok(Output::Count(purged)))
+    }
+
+    /// The dead letters whose route and record pass `keep`.
+    fn dead_ids(&self, keep: impl Fn(&str, &Record) -> bool) -> Stored<Vec<DeliveryId>> {
+        let mut ids = Vec::new();
+        for entry in self.dead.iter()? {
+            let (key, _) = entry?;
+            let (route, id) = key.value();
+            let Some(id) = DeliveryId::parse(id) else {
+                continue;
+            };
+            if let Some(record) = self.get(&id)? {
+                if keep(route, &record) {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(ids)
     }
 
     fn drop_dead(&mut self, id: DeliveryId) -> Stored<Answer> {
@@ -575,7 +717,7 @@ fn random_u32() -> u32 {
 
 mod read;
 
-use read::{read_counts, read_dead_letters, read_due};
+use read::{read_counts, read_dead_letters};
 
 #[cfg(test)]
 mod tests;

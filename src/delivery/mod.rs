@@ -7,12 +7,14 @@
 
 pub mod disk;
 pub mod spool;
+pub mod store;
 
 #[cfg(test)]
 pub(crate) mod conformance;
 
 pub use disk::DiskSpool;
 pub use spool::{
-    DeadLetter, DeadReason, Delivery, DeliveryId, Due, NewDelivery, RouteCounts, Spool,
+    AttemptEnd, DeadLetter, DeadReason, Delivery, DeliveryId, NewDelivery, RouteCounts, Spool,
     SpoolCounts, SpoolError,
 };
+pub use store::SpoolStore;

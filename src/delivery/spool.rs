@@ -55,9 +55,12 @@ pub struct NewDelivery {
     /// The headers to forward, in order, as raw bytes (values need not be UTF-8).
     pub headers: Vec<(Vec<u8>, Vec<u8>)>,
     pub body: Bytes,
+    /// When it arrived; its first attempt is due then.
     pub received_at: SystemTime,
-    /// When the first attempt is due; usually `received_at`.
-    pub next_due: SystemTime,
+    /// The event type, for dead-letter listings; None where the scheme names none.
+    pub event: Option<String>,
+    /// The provider's own delivery id, for dead-letter listings; None where unknown.
+    pub provider_delivery: Option<String>,
 }
 
 /// A spooled delivery in full, as [`Spool::take`] hands it to an attempt.
@@ -70,16 +73,21 @@ pub struct Delivery {
     pub headers: Vec<(Vec<u8>, Vec<u8>)>,
     pub body: Bytes,
     pub received_at: SystemTime,
+    /// Where `max_age` counts from: receipt, or the last replay.
+    pub age_from: SystemTime,
     /// Attempts already finished without delivering; the attempt being started is `attempt + 1`.
     pub attempt: u32,
     pub next_due: SystemTime,
+    pub event: Option<String>,
 }
 
-/// A pending delivery that is due, as [`Spool::next_due`] lists it (no body read).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Due {
-    pub id: DeliveryId,
-    pub attempt: u32,
+/// How an attempt that did not deliver ended, kept so a dead letter can say why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttemptEnd {
+    /// The app's status, or None when it never answered.
+    pub status: Option<u16>,
+    /// A short, secret-free description: "status 500", "timed out", "connection refused".
+    pub error: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -110,6 +118,10 @@ pub struct DeadLetter {
     pub attempts: u32,
     pub reason: DeadReason,
     pub dead_at: SystemTime,
+    /// How the last attempt ended; None when none was made.
+    pub last: Option<AttemptEnd>,
+    pub event: Option<String>,
+    pub provider_delivery: Option<String>,
     /// The bytes it holds in the spool, body included.
     pub size: u64,
 }
@@ -150,27 +162,28 @@ pub enum SpoolError {
     Closed,
 }
 
-/// One delivery's life: `enqueue` -> pending -> `take` -> in flight -> `delivered` (gone), or
+/// One delivery's life: `enqueue` -> pending -> `claim` -> in flight -> `delivered` (gone), or
 /// `retry` (pending again, attempt + 1), or `dead` (a dead letter, until `replay` or `drop_dead`).
 /// Every change is durable when its future resolves Ok.
 pub trait Spool: Send + Sync {
-    /// Stores a delivery for `route`; durable (fsync'd) when it returns Ok.
+    /// Stores a delivery for `route`; durable (fsync'd, or in an AOF) when it returns Ok.
     fn enqueue(
         &self,
         route: &str,
         delivery: NewDelivery,
     ) -> impl Future<Output = Result<DeliveryId, SpoolError>> + Send;
 
-    /// Up to `limit` pending deliveries of `route` due at or before `now`, soonest due first.
-    fn next_due(
+    /// Takes up to `limit` pending deliveries of `route` due at or before `now`, soonest due
+    /// first, marks them in flight for this process and reads them back, bodies included. A
+    /// shared store also takes back deliveries another process has held in flight for longer
+    /// than `stale_after` (it died); a store only this process opens recovers those on open.
+    fn claim(
         &self,
         route: &str,
         now: SystemTime,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Due>, SpoolError>> + Send;
-
-    /// Marks a pending delivery in flight and reads it back in full, body included.
-    fn take(&self, id: &DeliveryId) -> impl Future<Output = Result<Delivery, SpoolError>> + Send;
+        stale_after: Duration,
+    ) -> impl Future<Output = Result<Vec<Delivery>, SpoolError>> + Send;
 
     /// The app took an in-flight delivery: removes it.
     fn delivered(&self, id: &DeliveryId) -> impl Future<Output = Result<(), SpoolError>> + Send;
@@ -180,27 +193,40 @@ pub trait Spool: Send + Sync {
         &self,
         id: &DeliveryId,
         next_due: SystemTime,
+        last: AttemptEnd,
     ) -> impl Future<Output = Result<(), SpoolError>> + Send;
 
     /// Moves a pending or in-flight delivery to the dead letters. From in flight, the attempt
-    /// that ended counts in `attempts`.
+    /// that ended counts in `attempts` and `last` replaces how the previous one ended.
     fn dead(
         &self,
         id: &DeliveryId,
         reason: DeadReason,
+        last: Option<AttemptEnd>,
     ) -> impl Future<Output = Result<(), SpoolError>> + Send;
 
-    /// The dead letters of `route`, oldest received first.
+    /// Up to `limit` dead letters, of `route` or of every route, oldest received first.
     fn dead_letters(
         &self,
-        route: &str,
+        route: Option<&str>,
+        limit: usize,
     ) -> impl Future<Output = Result<Vec<DeadLetter>, SpoolError>> + Send;
 
-    /// A dead letter becomes pending again, due now.
+    /// A dead letter becomes pending again, due now, as if new: its attempts count from zero
+    /// and `max_age` from now.
     fn replay(&self, id: &DeliveryId) -> impl Future<Output = Result<(), SpoolError>> + Send;
+
+    /// Replays every dead letter of `route`; returns how many.
+    fn replay_route(&self, route: &str) -> impl Future<Output = Result<u64, SpoolError>> + Send;
 
     /// Removes a dead letter for good.
     fn drop_dead(&self, id: &DeliveryId) -> impl Future<Output = Result<(), SpoolError>> + Send;
+
+    /// Removes every dead letter that died before `before`; returns how many.
+    fn purge_dead(
+        &self,
+        before: SystemTime,
+    ) -> impl Future<Output = Result<u64, SpoolError>> + Send;
 
     /// Counts per route and bytes held, for metrics and `/api/spool`.
     fn counts(

@@ -2,57 +2,63 @@
 
 use super::*;
 
-pub(super) fn read_due(db: &Database, route: &str, now_ms: u64, limit: usize) -> Stored<Vec<Due>> {
-    let txn = db.begin_read()?;
-    let due = txn.open_table(DUE)?;
-    let mut found = Vec::new();
-    for entry in due.range((route, 0u64, "")..(route, now_ms.saturating_add(1), ""))? {
-        if found.len() >= limit {
-            break;
-        }
-        let (key, attempt) = entry?;
-        if let Some(id) = DeliveryId::parse(key.value().2) {
-            found.push(Due {
-                id,
-                attempt: attempt.value(),
-            });
-        }
-    }
-    Ok(found)
-}
-
-pub(super) fn read_dead_letters(db: &Database, route: &str) -> Stored<Vec<DeadLetter>> {
+/// Dead letters of one route or all, oldest received first (ids sort by time of receipt).
+pub(super) fn read_dead_letters(
+    db: &Database,
+    route: Option<&str>,
+    limit: usize,
+) -> Stored<Vec<DeadLetter>> {
     let txn = db.begin_read()?;
     let dead = txn.open_table(DEAD)?;
     let meta = txn.open_table(META)?;
     let mut letters = Vec::new();
-    for entry in dead.range((route, "")..)? {
+    let entries = match route {
+        Some(route) => dead.range((route, "")..)?,
+        None => dead.range::<(&str, &str)>(..)?,
+    };
+    for entry in entries {
         let (key, _) = entry?;
         let (key_route, id) = key.value();
-        if key_route != route {
+        if route.is_some_and(|route| route != key_route) {
             break;
         }
-        let Some(encoded) = meta.get(id)? else {
-            continue;
-        };
-        let record: Record = postcard::from_bytes(encoded.value())?;
-        let (State::Dead { reason, at_ms }, Some(id)) = (record.state, DeliveryId::parse(id))
-        else {
-            continue;
-        };
-        letters.push(DeadLetter {
-            id,
-            route: record.route,
-            method: record.method,
-            path_and_query: record.path_and_query,
-            received_at: from_unix_ms(record.received_at_ms),
-            attempts: record.attempt,
-            reason,
-            dead_at: from_unix_ms(at_ms),
-            size: record.size,
-        });
+        if let Some(letter) = dead_letter(&meta, id)? {
+            letters.push(letter);
+        }
+        if route.is_some() && letters.len() >= limit {
+            break;
+        }
     }
+    letters.sort_by(|a, b| a.id.cmp(&b.id));
+    letters.truncate(limit);
     Ok(letters)
+}
+
+fn dead_letter(
+    meta: &redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> Stored<Option<DeadLetter>> {
+    let Some(encoded) = meta.get(id)? else {
+        return Ok(None);
+    };
+    let record: Record = postcard::from_bytes(encoded.value())?;
+    let (State::Dead { reason, at_ms }, Some(id)) = (record.state, DeliveryId::parse(id)) else {
+        return Ok(None);
+    };
+    Ok(Some(DeadLetter {
+        id,
+        last: record.last(),
+        route: record.route,
+        method: record.method,
+        path_and_query: record.path_and_query,
+        received_at: from_unix_ms(record.received_at_ms),
+        attempts: record.attempt,
+        reason,
+        dead_at: from_unix_ms(at_ms),
+        event: record.event,
+        provider_delivery: record.provider_delivery,
+        size: record.size,
+    }))
 }
 
 pub(super) fn read_counts(db: &Database, now_ms: u64) -> Stored<SpoolCounts> {

@@ -1,7 +1,7 @@
 //! The disk spool under the shared conformance tests, plus what only a file on disk can show:
 //! crash recovery, reopening, and group commit.
 
-use super::super::conformance::{self, at, delivery, t0, SMALL_MAX_BYTES};
+use super::super::conformance::{self, at, claim, delivery, t0, SMALL_MAX_BYTES};
 use super::*;
 
 async fn fresh() -> (tempfile::TempDir, DiskSpool) {
@@ -21,10 +21,12 @@ macro_rules! conformance_tests {
     }
 
 conformance_tests!(
-    enqueue_take_delivered,
-    due_in_order_per_route,
+    enqueue_claim_delivered,
+    claims_in_order_per_route_up_to_the_limit,
     retry_counts_and_reschedules,
+    retries_come_back_soonest_due_first,
     dead_replay_and_drop,
+    replay_a_route_and_purge_old_dead_letters,
     full_refuses_and_writes_nothing,
     bodies_byte_for_byte,
     counts_per_route
@@ -35,14 +37,11 @@ conformance_tests!(
 #[tokio::test]
 async fn a_crash_leaves_in_flight_deliveries_pending_and_loses_nothing_acknowledged() {
     let (dir, spool) = fresh().await;
-    let taken = spool.enqueue("r", delivery(b"taken", t0())).await.unwrap();
-    let waiting = spool
-        .enqueue("r", delivery(b"waiting", at(5)))
-        .await
-        .unwrap();
-    let dead = spool.enqueue("r", delivery(b"dead", t0())).await.unwrap();
-    spool.dead(&dead, DeadReason::Rejected).await.unwrap();
-    spool.take(&taken).await.unwrap();
+    let taken = spool.enqueue("r", delivery(b"taken")).await.unwrap();
+    claim(&spool, "r", t0()).await;
+    let waiting = spool.enqueue("r", delivery(b"waiting")).await.unwrap();
+    let dead = spool.enqueue("r", delivery(b"dead")).await.unwrap();
+    spool.dead(&dead, DeadReason::Rejected, None).await.unwrap();
 
     let crashed = tempfile::tempdir().unwrap();
     std::fs::copy(dir.path().join(FILE_NAME), crashed.path().join(FILE_NAME)).unwrap();
@@ -50,35 +49,36 @@ async fn a_crash_leaves_in_flight_deliveries_pending_and_loses_nothing_acknowled
         .await
         .unwrap();
 
-    let due = reopened.next_due("r", at(60), 10).await.unwrap();
-    let due: Vec<_> = due.into_iter().map(|d| d.id).collect();
-    assert_eq!(due, vec![taken.clone(), waiting.clone()]);
-    assert_eq!(reopened.take(&taken).await.unwrap().body.as_ref(), b"taken");
+    let due = claim(&reopened, "r", at(60)).await;
+    let bodies: Vec<_> = due.iter().map(|d| (d.id.clone(), d.body.clone())).collect();
     assert_eq!(
-        reopened.take(&waiting).await.unwrap().body.as_ref(),
-        b"waiting"
+        bodies,
+        vec![
+            (taken, Bytes::from_static(b"taken")),
+            (waiting, Bytes::from_static(b"waiting"))
+        ]
     );
-    assert_eq!(reopened.dead_letters("r").await.unwrap()[0].id, dead);
+    assert_eq!(
+        reopened.dead_letters(Some("r"), 10).await.unwrap()[0].id,
+        dead
+    );
     let before = spool.counts(at(1)).await.unwrap().bytes;
     assert_eq!(reopened.counts(at(1)).await.unwrap().bytes, before);
-    let next = reopened
-        .enqueue("r", delivery(b"after", t0()))
-        .await
-        .unwrap();
+    let next = reopened.enqueue("r", delivery(b"after")).await.unwrap();
     assert!(next > dead, "ids keep increasing after a restart");
 }
 
 #[tokio::test]
 async fn close_then_reopen_keeps_everything() {
     let (dir, spool) = fresh().await;
-    let id = spool.enqueue("r", delivery(b"kept", t0())).await.unwrap();
-    spool.take(&id).await.unwrap();
+    spool.enqueue("r", delivery(b"kept")).await.unwrap();
+    claim(&spool, "r", t0()).await;
     spool.close().await;
     let reopened = DiskSpool::open(dir.path(), SMALL_MAX_BYTES).await.unwrap();
-    assert_eq!(reopened.take(&id).await.unwrap().body.as_ref(), b"kept");
+    assert_eq!(claim(&reopened, "r", t0()).await[0].body.as_ref(), b"kept");
     // The limit holds across reopens: the byte count was rebuilt.
     let big = vec![0u8; SMALL_MAX_BYTES as usize];
-    let full = reopened.enqueue("r", delivery(&big, t0())).await;
+    let full = reopened.enqueue("r", delivery(&big)).await;
     assert_eq!(full, Err(SpoolError::Full));
 }
 
@@ -92,7 +92,7 @@ async fn concurrent_enqueues_share_commits() {
         let spool = Arc::clone(&spool);
         senders.spawn(async move {
             let body = format!("{{\"n\":{n}}}");
-            spool.enqueue("r", delivery(body.as_bytes(), t0())).await
+            spool.enqueue("r", delivery(body.as_bytes())).await
         });
     }
     let mut ids = Vec::new();
@@ -105,8 +105,8 @@ async fn concurrent_enqueues_share_commits() {
     let commits = spool.commits();
     eprintln!("{SENDERS} concurrent enqueues took {commits} commits");
     assert!(commits <= (SENDERS / 10) as u64, "{commits} commits");
-    let due = spool.next_due("r", at(1), 1000).await.unwrap();
-    assert_eq!(due.len(), SENDERS);
+    let due = spool.claim("r", at(1), 1000, conformance::NOT_STALE).await;
+    assert_eq!(due.unwrap().len(), SENDERS);
 }
 
 #[test]
