@@ -1,8 +1,10 @@
 //! Wiring: what `hookguard run` starts, in which order, and how it stops.
 //!
-//! Start: warnings, the listener (so the kernel queues connections from here on), the admin
-//! endpoints, reload, readiness on, then the workers. Stop, on SIGTERM or SIGINT: readiness off (load
-//! balancers stop sending), the workers stop accepting and drain for `shutdown_grace`, then exit.
+//! Start: warnings, the spool (a queue route must not answer 200 without one), the listener (so the
+//! kernel queues connections from here on), the admin endpoints, reload, readiness on, the
+//! dispatcher, then the workers. Stop, on SIGTERM or SIGINT: readiness off (load balancers stop
+//! sending), the workers stop accepting and the dispatcher stops claiming, both drain for
+//! `shutdown_grace`, then exit; undelivered deliveries stay spooled for the next start.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +13,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::admin::Health;
-use crate::config::{Config, LiveConfig};
+use crate::config::{Config, LiveConfig, SpoolLocation, SpoolSettings};
+use crate::delivery::dispatcher::Dispatcher;
+use crate::delivery::{DiskSpool, Queue, SpoolError, SpoolStore};
 use crate::proxy::Proxy;
 use crate::telemetry::metrics::Metrics;
 
@@ -44,8 +48,18 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         config.routes.len(),
     );
     let metrics = Arc::new(Metrics::new());
+    let spool = config.spool.clone();
+    let grace = config.shutdown_grace;
+    let queue = match &spool {
+        Some(settings) => Some(Arc::new(open_queue(settings, Arc::clone(&metrics)).await?)),
+        None => None,
+    };
     let live = Arc::new(LiveConfig::new(config));
-    let proxy = Arc::new(Proxy::new(Arc::clone(&live), Arc::clone(&metrics)));
+    let proxy = Arc::new(Proxy::new(
+        Arc::clone(&live),
+        Arc::clone(&metrics),
+        queue.clone(),
+    ));
     let listener = crate::server::exclusive_listener(listen)
         .and_then(|l| {
             l.set_nonblocking(true)?;
@@ -70,6 +84,18 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     tracing::info!(%addr, tls, routes = route_count, "listening");
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let dispatcher = match (queue, spool) {
+        (Some(queue), Some(settings)) => {
+            let dispatcher = Dispatcher {
+                live: Arc::clone(&live),
+                queue,
+                metrics: Arc::clone(&metrics),
+                dead_letter_retention: settings.dead_letter_retention,
+            };
+            Some(tokio::spawn(dispatcher.run(stopped.clone(), grace)))
+        }
+        _ => None,
+    };
     let serving = crate::server::Serving { live, proxy };
     let handles = crate::server::spawn_workers(listener, serving, workers, stopped)
         .context("cannot start the worker threads")?;
@@ -84,8 +110,27 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         }
     })
     .await;
+    if let Some(dispatcher) = dispatcher {
+        let _ = dispatcher.await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The spool the config names, opened before the listener so a store that cannot be used stops
+/// the start: a queue route must never answer 200 without one.
+async fn open_queue(settings: &SpoolSettings, metrics: Arc<Metrics>) -> anyhow::Result<Queue> {
+    let store = match &settings.location {
+        SpoolLocation::Directory(dir) => DiskSpool::open(dir, settings.max_bytes)
+            .await
+            .map(SpoolStore::Disk),
+        SpoolLocation::Redis(_) => Err(SpoolError::Storage(
+            "the Redis spool is not built yet".into(),
+        )),
+    }
+    .with_context(|| format!("cannot open the spool at {}", settings.shown_location()))?;
+    tracing::info!(spool = %settings.shown_location(), "spool open");
+    Ok(Queue::new(store, metrics))
 }
 
 /// `/livez`, `/readyz` and `/metrics`, on this runtime, so they answer while the workers drain.

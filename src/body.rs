@@ -57,6 +57,23 @@ impl RawBody {
         }
     }
 
+    /// The body as one `Bytes`, for keeping: no copy when it arrived in one chunk or was joined.
+    pub fn into_bytes(self) -> Bytes {
+        if let Some(joined) = self.joined.into_inner() {
+            return joined;
+        }
+        match <[Bytes; 1]>::try_from(self.chunks) {
+            Ok([only]) => only,
+            Err(many) => {
+                let mut joined = BytesMut::with_capacity(self.len);
+                for chunk in many {
+                    joined.extend_from_slice(&chunk);
+                }
+                joined.freeze()
+            }
+        }
+    }
+
     /// The body to send upstream: the joined copy when one exists (fewer, larger writes),
     /// otherwise the chunks themselves.
     pub fn into_upstream(mut self) -> UpstreamBody {

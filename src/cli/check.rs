@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hookguard::config::{Config, Route, Unmatched};
+use hookguard::config::{Config, DeliveryMode, Route, SpoolSettings, Unmatched};
 
 /// Prints the listener, every route and the warnings; the caller has already validated `config`.
 pub fn print(config: &Config) {
@@ -13,9 +13,22 @@ pub fn print(config: &Config) {
         unmatched(config.unmatched),
         size(config.max_body)
     );
+    if let Some(spool) = &config.spool {
+        println!("{}", spool_line(spool));
+    }
     for route in &config.routes {
         println!("{}", route_line(route));
         println!("    {}", protections(route));
+        if let DeliveryMode::Queue(policy) = &route.delivery {
+            let waits: Vec<String> = policy.retry.iter().map(|w| duration(*w)).collect();
+            println!(
+                "    delivery: queue  retry: [{}]  max_age: {}  concurrency: {}  attempt_timeout: {}",
+                waits.join(", "),
+                duration(policy.max_age),
+                policy.concurrency,
+                duration(policy.attempt_timeout)
+            );
+        }
     }
     for warning in &config.warnings {
         eprintln!("warning: {warning}");
@@ -24,6 +37,15 @@ pub fn print(config: &Config) {
         eprintln!("warning: {warning}");
     }
     println!("ok: {} route(s)", config.routes.len());
+}
+
+fn spool_line(spool: &SpoolSettings) -> String {
+    format!(
+        "spool: {}  max_bytes: {}  dead_letter_retention: {}",
+        spool.shown_location(),
+        size(spool.max_bytes),
+        duration(spool.dead_letter_retention)
+    )
 }
 
 fn unmatched(value: Unmatched) -> &'static str {

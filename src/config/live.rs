@@ -32,6 +32,8 @@ pub enum RestartOnly {
     Listeners,
     #[error("`dedup` (the store) takes effect only on restart")]
     DedupStore,
+    #[error("`spool` takes effect only on restart")]
+    Spool,
 }
 
 /// The config in force, shared by the server, the proxy and reload.
@@ -57,6 +59,9 @@ impl LiveConfig {
         }
         if config.dedup_store != current.config.dedup_store {
             return Err(RestartOnly::DedupStore);
+        }
+        if config.spool != current.config.spool {
+            return Err(RestartOnly::Spool);
         }
         self.0.store(Arc::new(Live::new(config)));
         Ok(())

@@ -12,6 +12,7 @@
 
 mod error;
 pub mod live;
+mod queue;
 mod raw;
 pub mod reload;
 mod route;
@@ -38,6 +39,7 @@ use crate::verify::{Field, Verifier};
 use self::error::Problems;
 pub use self::error::{ConfigError, Problem};
 pub use self::live::{Live, LiveConfig, RestartOnly};
+pub use self::queue::{DeliveryMode, QueuePolicy, SpoolLocation, SpoolSettings};
 use self::raw::RawConfig;
 pub use self::values::without_line_ending;
 
@@ -114,6 +116,7 @@ pub struct Route {
     pub rate_limit: Option<RateLimiter>,
     /// Remember deliveries the app took for this long; `None`: no replay protection on this route.
     pub dedup_ttl: Option<Duration>,
+    pub delivery: DeliveryMode,
 }
 
 /// Where deliveries are remembered.
@@ -183,6 +186,10 @@ pub struct Config {
     pub upstream_tls: Arc<rustls::ClientConfig>,
     pub max_body: u64,
     pub limits: Limits,
+    /// Where queued deliveries wait; `None`: no route may queue.
+    pub spool: Option<SpoolSettings>,
+    /// Guards the admin API's changes (and its reads when `admin` is not loopback).
+    pub admin_token: Option<crate::verify::Secret>,
     pub routes: Vec<Route>,
     /// Things that are allowed but unwise, such as literal secrets; `check` and `run` print them.
     pub warnings: Vec<String>,
@@ -238,11 +245,22 @@ impl Config {
             problems.keep(settings::upstream_tls(raw.upstream_ca, &mut watched_files));
         let limits = settings::limits(&raw.limits, &mut problems);
         let max_body = problems.keep(settings::max_body(&raw.limits));
+        let spool = queue::spool(raw.spool, &mut problems);
+        let admin_token = problems.keep(queue::admin_token(
+            raw.admin_token,
+            &env,
+            &mut watched_files,
+        ));
         let mut warnings = Vec::new();
+        let defaults = route::Defaults {
+            upstream: upstream.as_ref(),
+            max_body,
+            spool: spool.is_some(),
+            upstream_timeout: limits.upstream_timeout,
+        };
         let routes = build_routes(
             raw.routes,
-            upstream.as_ref(),
-            max_body,
+            &defaults,
             &env,
             &mut warnings,
             &mut problems,
@@ -260,6 +278,7 @@ impl Config {
             Some(tls),
             Some(upstream_tls),
             Some(max_body),
+            Some(admin_token),
         ) = (
             listen,
             upstream,
@@ -271,6 +290,7 @@ impl Config {
             tls,
             upstream_tls,
             max_body,
+            admin_token,
         )
         else {
             return Err(incomplete());
@@ -290,6 +310,8 @@ impl Config {
             upstream_tls,
             max_body,
             limits,
+            spool,
+            admin_token,
             routes,
             warnings,
             watched_files,
@@ -311,8 +333,7 @@ fn incomplete() -> ConfigError {
 /// `max_body` the routes are still checked, against stand-ins, so their own problems show too.
 fn build_routes(
     raw_routes: Vec<raw::RawRoute>,
-    upstream: Option<&Upstream>,
-    max_body: Option<u64>,
+    given: &route::Defaults<'_>,
     env: &impl Fn(&str) -> Option<String>,
     warnings: &mut Vec<String>,
     problems: &mut Problems,
@@ -333,8 +354,9 @@ fn build_routes(
         authority: Authority::from_static("127.0.0.1:1"),
     };
     let defaults = route::Defaults {
-        upstream: upstream.unwrap_or(&stand_in),
-        max_body: max_body.unwrap_or(0),
+        upstream: Some(given.upstream.unwrap_or(&stand_in)),
+        max_body: Some(given.max_body.unwrap_or(0)),
+        ..*given
     };
     let mut routes: Vec<Route> = Vec::with_capacity(raw_routes.len());
     for (index, raw_route) in raw_routes.into_iter().enumerate() {

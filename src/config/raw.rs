@@ -26,7 +26,34 @@ pub(super) struct RawConfig {
     pub(super) dedup: RawDedupStore,
     #[serde(default)]
     pub(super) limits: RawLimits,
+    pub(super) spool: Option<RawSpool>,
+    pub(super) admin_token: Option<RawAdminToken>,
     pub(super) routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSpool {
+    pub(super) store: Option<String>,
+    pub(super) max_bytes: Option<RawSize>,
+    pub(super) dead_letter_retention: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdminToken {
+    pub(super) env: Option<String>,
+    pub(super) file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDelivery {
+    pub(super) mode: Option<String>,
+    pub(super) retry: Option<Vec<String>>,
+    pub(super) max_age: Option<String>,
+    pub(super) concurrency: Option<usize>,
+    pub(super) attempt_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +124,7 @@ pub(super) struct RawRoute {
     pub(super) allow_ips: Option<Vec<String>>,
     pub(super) rate_limit: Option<RawRateLimit>,
     pub(super) dedup: Option<RawRouteDedup>,
+    pub(super) delivery: Option<RawDelivery>,
 }
 
 #[derive(Debug, Deserialize)]

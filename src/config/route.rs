@@ -17,10 +17,15 @@ use crate::verify::Secret;
 /// How long before a route's last secret stops matching `check` and `run` start to say so.
 const EXPIRY_NOTICE: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// What a route falls back to for the keys it leaves out.
+/// What a route falls back to for the keys it leaves out, and what it is checked against.
+/// `upstream` and `max_body` are `None` only where the top level's own value was invalid.
+#[derive(Clone, Copy)]
 pub(super) struct Defaults<'d> {
-    pub upstream: &'d Upstream,
-    pub max_body: u64,
+    pub upstream: Option<&'d Upstream>,
+    pub max_body: Option<u64>,
+    /// Whether a top-level `spool` exists for `delivery: {mode: queue}`.
+    pub spool: bool,
+    pub upstream_timeout: Duration,
 }
 
 /// The route at `routes[index]`, or `None` with every problem found in it kept.
@@ -61,15 +66,23 @@ pub(super) fn build(
         Some(text) => {
             problems.keep(parse_upstream(text).map_err(|m| invalid(&place, "upstream", m)))
         }
-        None => Some(defaults.upstream.clone()),
+        None => defaults.upstream.cloned(),
     };
     let max_body = match &raw.max_body {
         Some(size) => problems.keep(parse_size(size).map_err(|m| invalid(&place, "max_body", m))),
-        None => Some(defaults.max_body),
+        None => defaults.max_body,
     };
     let allow_ips = problems.keep(allow_ips(&place, raw.allow_ips));
     let rate_limit = problems.keep(rate_limit(&place, raw.rate_limit));
     let dedup_ttl = problems.keep(dedup_ttl(&place, raw.dedup.map(|d| d.ttl)));
+    let enforce = raw.enforce.unwrap_or(true);
+    let delivery = problems.keep(super::queue::delivery(
+        &place,
+        raw.delivery,
+        defaults.spool,
+        enforce,
+        defaults.upstream_timeout,
+    ));
     if problems.count() > before {
         return None;
     }
@@ -97,7 +110,8 @@ pub(super) fn build(
         secret_count: secrets.len(),
         upstream,
         max_body,
-        enforce: raw.enforce.unwrap_or(true),
+        enforce,
+        delivery: delivery?,
         events,
         event_field: built.event_field,
         delivery_id_field: built.delivery_id_field,

@@ -5,7 +5,10 @@
 //!   operations, the counts behind the metrics.
 //! - [`disk`]: the embedded backend, one redb file with group commit.
 
+mod attempt;
 pub mod disk;
+pub mod dispatcher;
+pub mod queue;
 pub mod spool;
 pub mod store;
 
@@ -13,6 +16,7 @@ pub mod store;
 pub(crate) mod conformance;
 
 pub use disk::DiskSpool;
+pub use queue::Queue;
 pub use spool::{
     AttemptEnd, DeadLetter, DeadReason, Delivery, DeliveryId, NewDelivery, RouteCounts, Spool,
     SpoolCounts, SpoolError,

@@ -33,6 +33,8 @@ pub enum Outcome {
     IgnoredEvent,
     /// A delivery the app already took.
     Duplicate,
+    /// Verified and written to the spool; the dispatcher delivers it.
+    Queued,
     /// Answered with a refusal; the reason says which.
     Refused,
     /// The client left before hookguard answered.
@@ -48,6 +50,7 @@ impl Outcome {
             Outcome::Handshake => "handshake",
             Outcome::IgnoredEvent => "ignored_event",
             Outcome::Duplicate => "duplicate",
+            Outcome::Queued => "queued",
             Outcome::Refused => "refused",
             Outcome::ClientClosed => "client_closed",
         }
@@ -198,6 +201,8 @@ pub struct Exchange<'a> {
     pub delivery: Option<String>,
     /// The event type, where the route's `events` filter read it.
     pub event: Option<String>,
+    /// hookguard's own id for a delivery spooled on a queue route.
+    pub queued: Option<crate::delivery::DeliveryId>,
     finished: bool,
 }
 
@@ -221,6 +226,7 @@ impl<'a> Exchange<'a> {
             client: None,
             delivery: None,
             event: None,
+            queued: None,
             finished: false,
         }
     }
@@ -262,6 +268,7 @@ impl<'a> Exchange<'a> {
             reason,
             verification_failure,
             delivery,
+            queued: self.queued.as_ref().map(|id| id.as_str()),
             event: self.event.as_deref(),
             status,
             latency_us: u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
@@ -298,6 +305,8 @@ pub struct Record<'e> {
     pub reason: Option<&'static str>,
     pub verification_failure: Option<&'static str>,
     pub delivery: Option<&'e str>,
+    /// The spool id of a queued delivery.
+    pub queued: Option<&'e str>,
     pub event: Option<&'e str>,
     pub status: u16,
     pub latency_us: u64,
@@ -333,6 +342,7 @@ impl Record<'_> {
             outcome = %self.outcome.as_str(),
             reason = %self.reason.unwrap_or("-"),
             delivery = self.delivery.unwrap_or("-"),
+            queued = self.queued,
             status = self.status,
             latency_us = self.latency_us,
             "request"

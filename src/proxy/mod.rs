@@ -25,6 +25,7 @@ use hyper::body::Incoming;
 use crate::config::DedupStore;
 use crate::config::{Live, LiveConfig};
 use crate::dedup::{MemoryStore, RedisStore, Store};
+use crate::delivery::Queue;
 use crate::server::smuggling::HeadVerdicts;
 use crate::telemetry::metrics::Metrics;
 use crate::upstream::PooledBody;
@@ -50,11 +51,13 @@ pub struct Proxy {
     metrics: Arc<Metrics>,
     /// Outlives reloads, so a reload never forgets which deliveries the app already took.
     dedup: Store,
+    /// The spool queue routes write to; `None` when the config has no `spool`.
+    queue: Option<Arc<Queue>>,
 }
 
 impl Proxy {
     /// The dedup store is made from the config in force now; it is restart-only, so it stays.
-    pub fn new(live: Arc<LiveConfig>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(live: Arc<LiveConfig>, metrics: Arc<Metrics>, queue: Option<Arc<Queue>>) -> Self {
         let dedup = match &live.load().config.dedup_store {
             DedupStore::Memory { max_entries } => Store::Memory(MemoryStore::new(*max_entries)),
             // The URL was validated with the config; should it still fail, dedup routes fail closed.
@@ -66,6 +69,7 @@ impl Proxy {
             live,
             metrics,
             dedup,
+            queue,
         }
     }
 

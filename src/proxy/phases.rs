@@ -16,8 +16,9 @@ use super::exchange::{Exchange, Finished, Hop, Outcome, Step, Stop};
 use super::headers::{remove_hop_by_hop, rewrite_headers, Mark};
 use super::{ConnectionInfo, Proxy};
 use crate::body::{RawBody, UpstreamBody};
-use crate::config::{Route, Unmatched, Upstream};
+use crate::config::{DeliveryMode, Route, Unmatched, Upstream};
 use crate::dedup::Claim;
+use crate::delivery::{NewDelivery, Queue, SpoolError};
 use crate::proxy::refusal::Refusal;
 use crate::routing;
 use crate::telemetry::metrics::{Label, RouteLabels};
@@ -99,9 +100,19 @@ impl Proxy {
             query,
             mark,
         };
+        if let (DeliveryMode::Queue(_), Some(queue)) = (&route.delivery, &self.queue) {
+            let spooled = self
+                .spool(exchange, queue, route, destination, parts, body, hop)
+                .await;
+            if let Some(held) = held {
+                self.settle(held, spooled.is_ok()).await;
+            }
+            return spooled;
+        }
         let result = self.deliver(exchange, destination, parts, body, hop).await;
         if let Some(held) = held {
-            self.settle(held, &result).await;
+            let taken = matches!(&result, Ok(response) if response.status().is_success());
+            self.settle(held, taken).await;
         }
         Ok(match verdict {
             Verdict::Verified => Finished::relayed(result, Outcome::Forwarded),
@@ -211,10 +222,64 @@ impl Proxy {
         Ok(Response::from_parts(parts, body))
     }
 
+    /// spool (queue mode, in place of deliver): the request for the app, written durably before
+    /// the sender hears 200; the dispatcher delivers it from there.
+    #[allow(clippy::too_many_arguments)]
+    async fn spool(
+        &self,
+        exchange: &mut Exchange<'_>,
+        queue: &Queue,
+        route: &Route,
+        destination: Destination<'_>,
+        parts: Parts,
+        body: RawBody,
+        hop: Hop,
+    ) -> Step<Finished> {
+        if exchange.event.is_none() {
+            exchange.event = route
+                .event_field
+                .and_then(|field| field.read(&parts.headers, &body));
+        }
+        let parts = forwarded_parts(parts, body.len(), &destination, exchange.conn, hop)
+            .map_err(Stop::Refused)?;
+        let delivery = NewDelivery {
+            method: parts.method.as_str().to_owned(),
+            path_and_query: parts
+                .uri
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .to_owned(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str().as_bytes().to_vec(), value.as_bytes().to_vec()))
+                .collect(),
+            body: body.into_bytes(),
+            received_at: exchange.now,
+            event: exchange.event.clone(),
+            provider_delivery: exchange.delivery.clone(),
+        };
+        match queue.enqueue(&route.name, delivery).await {
+            Ok(id) => {
+                let answer = format!("{{\"queued\":\"{id}\"}}").into_bytes();
+                exchange.queued = Some(id);
+                Ok(Finished::answered(
+                    Outcome::Queued,
+                    "application/json",
+                    answer,
+                ))
+            }
+            Err(SpoolError::Full) => Err(Stop::Refused(Refusal::SpoolFull)),
+            Err(error) => {
+                tracing::warn!(%error, route = %route.name, "spool write failed; refusing");
+                Err(Stop::Refused(Refusal::SpoolUnavailable))
+            }
+        }
+    }
+
     /// settle: a 2xx makes the claim the delivery's record for `ttl`; anything else lets it go, so
     /// the sender's retry goes through.
-    async fn settle(&self, held: Held, result: &Result<Response<PooledBody>, Refusal>) {
-        let taken = matches!(result, Ok(response) if response.status().is_success());
+    async fn settle(&self, held: Held, taken: bool) {
         let settled = if taken {
             self.dedup.complete(&held.key, &held.token, held.ttl).await
         } else {
@@ -447,12 +512,24 @@ fn dedup_key(
 /// The request for the app. `rewritten_query` is `Some` only when the query changes (a query token
 /// removed); otherwise the request's own path and query are reused as they are.
 fn upstream_request(
-    mut parts: Parts,
+    parts: Parts,
     body: RawBody,
     destination: &Destination<'_>,
     conn: &ConnectionInfo,
     hop: Hop,
 ) -> Result<Request<UpstreamBody>, Refusal> {
+    let parts = forwarded_parts(parts, body.len(), destination, conn, hop)?;
+    Ok(Request::from_parts(parts, body.into_upstream()))
+}
+
+/// The head of the request for the app, as sent now or spooled to be sent later.
+fn forwarded_parts(
+    mut parts: Parts,
+    body_len: usize,
+    destination: &Destination<'_>,
+    conn: &ConnectionInfo,
+    hop: Hop,
+) -> Result<Parts, Refusal> {
     // The path passed the canonical check and a rewritten query is a subset of the request's own,
     // so building cannot fail in practice; if it did, the request is refused, not forwarded.
     let unbuildable = || Refusal::NonCanonicalPath(routing::NonCanonical::NotAbsolute);
@@ -477,7 +554,7 @@ fn upstream_request(
         parts.uri.authority(),
         &conn.peer_headers,
         behind,
-        body.len(),
+        body_len,
         destination.mark,
     );
     // An HTTP/1.0 request may come without a Host; an HTTP/1.1 app requires one.
@@ -491,5 +568,5 @@ fn upstream_request(
     // HTTP/1.1 to an origin server names only the path and query.
     parts.uri = Uri::from(path_and_query);
     parts.version = Version::HTTP_11;
-    Ok(Request::from_parts(parts, body.into_upstream()))
+    Ok(parts)
 }

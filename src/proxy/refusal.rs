@@ -45,7 +45,15 @@ pub enum Refusal {
     DuplicateInFlight,
     /// The dedup store cannot be reached: fail closed rather than risk forwarding a replay.
     DedupUnavailable,
+    /// A queue route's spool is at `max_bytes`; nothing was written.
+    SpoolFull,
+    /// A queue route's spool write failed or timed out; nothing was acknowledged.
+    SpoolUnavailable,
 }
+
+/// Seconds a sender is asked to wait when the spool cannot take its delivery: long enough for a
+/// full spool to drain some, short against the senders' own retry windows.
+const SPOOL_RETRY_AFTER: u64 = 30;
 
 impl Refusal {
     /// The one place statuses are decided; no `_` arm, so a new refusal must be placed here.
@@ -67,7 +75,9 @@ impl Refusal {
             Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => StatusCode::BAD_GATEWAY,
             Refusal::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Refusal::DuplicateInFlight => StatusCode::CONFLICT,
-            Refusal::DedupUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::DedupUnavailable | Refusal::SpoolFull | Refusal::SpoolUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -93,6 +103,8 @@ impl Refusal {
             Refusal::UpstreamTimeout => "upstream_timeout",
             Refusal::DuplicateInFlight => "duplicate_in_flight",
             Refusal::DedupUnavailable => "dedup_unavailable",
+            Refusal::SpoolFull => "spool_full",
+            Refusal::SpoolUnavailable => "spool_unavailable",
         }
     }
 
@@ -116,7 +128,9 @@ impl Refusal {
             Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => "bad gateway",
             Refusal::UpstreamTimeout => "gateway timeout",
             Refusal::DuplicateInFlight => "delivery in progress",
-            Refusal::DedupUnavailable => "service unavailable",
+            Refusal::DedupUnavailable | Refusal::SpoolFull | Refusal::SpoolUnavailable => {
+                "service unavailable"
+            }
         }
     }
 
@@ -132,6 +146,9 @@ impl Refusal {
             }
             Refusal::RateLimited { retry_after } => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            Refusal::SpoolFull | Refusal::SpoolUnavailable => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(SPOOL_RETRY_AFTER));
             }
             _ => {}
         }

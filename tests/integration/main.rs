@@ -11,6 +11,7 @@ mod ops;
 mod ports;
 mod presets;
 mod properties;
+mod queue;
 mod redteam;
 mod replay;
 mod schemes;

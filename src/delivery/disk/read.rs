@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// Whether `route` has a pending delivery due at or before `now_ms`.
+pub(super) fn any_due(db: &Database, route: &str, now_ms: u64) -> Stored<bool> {
+    let txn = db.begin_read()?;
+    let due = txn.open_table(DUE)?;
+    let mut range = due.range((route, 0u64, "")..(route, now_ms.saturating_add(1), ""))?;
+    Ok(range.next().transpose()?.is_some())
+}
+
 /// Dead letters of one route or all, oldest received first (ids sort by time of receipt).
 pub(super) fn read_dead_letters(
     db: &Database,

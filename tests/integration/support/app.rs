@@ -1,8 +1,9 @@
 //! The recording app: a real HTTP server standing in for the app behind hookguard.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response};
@@ -23,6 +24,8 @@ pub struct Recorded {
     pub target: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When the request arrived, for tests of retry schedules.
+    pub at: Instant,
 }
 
 /// A real HTTP server standing in for the app: it records every request and answers 202 with
@@ -41,7 +44,36 @@ impl App {
     /// The same app behind TLS, for https upstream tests.
     pub async fn start_with_tls(tls: Option<Arc<rustls::ServerConfig>>) -> App {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+        Self::serve(listener, tls, Vec::new())
+    }
+
+    /// An app whose first answers have the given statuses, in order, and then the usual one.
+    pub async fn start_scripted(statuses: &[u16]) -> App {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+        Self::serve(listener, None, statuses.to_vec())
+    }
+
+    /// A loopback address nothing listens on yet, for an app that starts later with `start_on`.
+    pub fn free_addr() -> SocketAddr {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind probe");
+        probe.local_addr().expect("probe addr")
+    }
+
+    /// The app on `addr`, which a config already names.
+    pub async fn start_on(addr: SocketAddr) -> App {
+        let listener = TcpListener::bind(addr)
+            .await
+            .expect("bind app on its address");
+        Self::serve(listener, None, Vec::new())
+    }
+
+    fn serve(
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        script: Vec<u16>,
+    ) -> App {
         let addr = listener.local_addr().expect("app addr");
+        let script = Arc::new(Mutex::new(VecDeque::from(script)));
         let recorded = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&recorded);
         let task = tokio::spawn(async move {
@@ -51,10 +83,13 @@ impl App {
                 };
                 let sink = Arc::clone(&sink);
                 let tls = tls.clone();
+                let script = Arc::clone(&script);
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
                         let sink = Arc::clone(&sink);
+                        let script = Arc::clone(&script);
                         async move {
+                            let at = Instant::now();
                             let (parts, body) = request.into_parts();
                             // A test can ask the app to be slow, to see requests in flight.
                             let delay = parts
@@ -79,12 +114,14 @@ impl App {
                                 .headers
                                 .get("x-test-status")
                                 .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
+                                .or_else(|| script.lock().expect("lock").pop_front())
                                 .unwrap_or(APP_STATUS);
                             sink.lock().expect("lock").push(Recorded {
                                 method: parts.method,
                                 target,
                                 headers: parts.headers,
                                 body,
+                                at,
                             });
                             let response = Response::builder()
                                 .status(status)

@@ -85,6 +85,21 @@ pub async fn read_response(stream: &mut TcpStream) -> RawResponse {
     }
 }
 
+/// One response, or `None` when the connection ends before a whole one arrived (the server died).
+pub async fn read_response_checked(stream: &mut TcpStream) -> Option<RawResponse> {
+    let mut buffer = Vec::new();
+    loop {
+        if let Some(response) = parse_response(&buffer) {
+            return Some(response);
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
 /// A complete response in `buffer`, or `None` while more bytes are needed.
 fn parse_response(buffer: &[u8]) -> Option<RawResponse> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
