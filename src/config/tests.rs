@@ -329,3 +329,190 @@ fn credentials_in_a_url_are_refused_without_being_echoed() {
         assert!(!text.contains("hunter2pw"), "{text}");
     }
 }
+
+const QUEUE_ROUTE: &str = "
+upstream: http://127.0.0.1:3000
+spool: {store: /var/lib/hookguard/spool}
+routes:
+  - path: /q
+    name: q
+    provider: drivewidget
+    secrets: [{env: SECRET_VAR}]
+    delivery: {mode: queue}
+";
+
+#[test]
+fn queue_defaults_follow_the_contract() {
+    let config = load(QUEUE_ROUTE).expect("valid");
+    let spool = config.spool.as_ref().expect("spool");
+    assert_eq!(
+        spool.location,
+        SpoolLocation::Directory("/var/lib/hookguard/spool".into())
+    );
+    assert_eq!(spool.max_bytes, 1 << 30);
+    assert_eq!(spool.dead_letter_retention, Duration::from_secs(14 * 86400));
+    let DeliveryMode::Queue(policy) = &config.routes[0].delivery else {
+        panic!("queue mode");
+    };
+    let waits: Vec<u64> = policy.retry.iter().map(Duration::as_secs).collect();
+    assert_eq!(waits, [10, 60, 300, 900, 3600, 10800, 21600]);
+    assert_eq!(policy.max_age, Duration::from_secs(72 * 3600));
+    assert_eq!(policy.concurrency, 4);
+    assert_eq!(
+        policy.attempt_timeout,
+        Duration::from_secs(30),
+        "upstream_timeout"
+    );
+    assert_eq!(policy.wait_after(1), Duration::from_secs(10));
+    assert_eq!(policy.wait_after(7), Duration::from_secs(21600));
+    assert_eq!(
+        policy.wait_after(50),
+        Duration::from_secs(21600),
+        "the last repeats"
+    );
+    assert_eq!(
+        load(MINIMAL).expect("valid").routes[0].delivery,
+        DeliveryMode::Direct
+    );
+}
+
+#[test]
+fn queue_settings_are_taken_and_redis_urls_never_shown() {
+    let yaml = QUEUE_ROUTE
+        .replace(
+            "spool: {store: /var/lib/hookguard/spool}",
+            "spool: {store: \"redis://:hunter2@redis:6379/1\", max_bytes: 2GiB, dead_letter_retention: 2d}",
+        )
+        .replace(
+            "delivery: {mode: queue}",
+            "delivery: {mode: queue, retry: [1s, 90s], max_age: 1h, concurrency: 9, attempt_timeout: 5s}",
+        );
+    let config = load(&yaml).expect("valid");
+    let spool = config.spool.as_ref().expect("spool");
+    assert_eq!(spool.max_bytes, 2 << 30);
+    assert_eq!(spool.dead_letter_retention, Duration::from_secs(2 * 86400));
+    assert!(!spool.shown_location().contains("hunter2"));
+    let DeliveryMode::Queue(policy) = &config.routes[0].delivery else {
+        panic!("queue mode");
+    };
+    assert_eq!(
+        policy.retry,
+        [Duration::from_secs(1), Duration::from_secs(90)]
+    );
+    assert_eq!(policy.max_age, Duration::from_secs(3600));
+    assert_eq!(policy.concurrency, 9);
+    assert_eq!(policy.attempt_timeout, Duration::from_secs(5));
+}
+
+#[test]
+fn doubtful_queue_configs_are_refused() {
+    let cases = [
+        (
+            QUEUE_ROUTE.replace("spool: {store: /var/lib/hookguard/spool}\n", ""),
+            "top-level `spool`",
+        ),
+        (
+            QUEUE_ROUTE.replace(
+                "delivery: {mode: queue}",
+                "delivery: {mode: queue}\n    enforce: false",
+            ),
+            "shadow mode is direct only",
+        ),
+        (
+            QUEUE_ROUTE.replace("mode: queue", "mode: later"),
+            "neither direct nor queue",
+        ),
+        (
+            QUEUE_ROUTE.replace("mode: queue", "mode: direct, retry: [1s]"),
+            "only to mode: queue",
+        ),
+        (
+            QUEUE_ROUTE.replace("mode: queue", "mode: queue, retry: []"),
+            "at least one wait",
+        ),
+        (
+            QUEUE_ROUTE.replace("mode: queue", "mode: queue, retry: [0s]"),
+            "longer than zero",
+        ),
+        (
+            QUEUE_ROUTE.replace("mode: queue", "mode: queue, concurrency: 0"),
+            "between 1 and 1024",
+        ),
+        (
+            QUEUE_ROUTE.replace("mode: queue", "mode: queue, max_age: soon"),
+            "delivery.max_age",
+        ),
+        (
+            QUEUE_ROUTE.replace("mode: queue", "mode: queue, spare: 1"),
+            "unknown field",
+        ),
+        (
+            QUEUE_ROUTE.replace("/var/lib/hookguard/spool", "spool-here"),
+            "absolute directory",
+        ),
+        (
+            QUEUE_ROUTE.replace("/var/lib/hookguard/spool", "\"s3://bucket\""),
+            "neither a directory",
+        ),
+        (
+            QUEUE_ROUTE.replace(
+                "store: /var/lib/hookguard/spool",
+                "store: /s, max_bytes: 1KiB",
+            ),
+            "at least 1MiB",
+        ),
+        (
+            QUEUE_ROUTE.replace(
+                "store: /var/lib/hookguard/spool",
+                "store: /s, dead_letter_retention: 0s",
+            ),
+            "spool.dead_letter_retention",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let text = error_text(&yaml);
+        assert!(text.contains(expected), "{expected:?} not in {text}");
+    }
+}
+
+#[test]
+fn the_admin_token_comes_from_env_or_file_and_must_be_long() {
+    let token = |yaml_token: &str, env_value: &'static str| {
+        let yaml = format!("{MINIMAL}admin_token: {yaml_token}\n");
+        Config::from_yaml(&yaml, move |name| match name {
+            "SECRET_VAR" => Some("from-env".into()),
+            "TOKEN" => Some(env_value.into()),
+            _ => None,
+        })
+    };
+    let config = token("{env: TOKEN}", "0123456789abcdef-long\n").expect("valid");
+    assert_eq!(
+        config.admin_token.expect("token").expose(),
+        b"0123456789abcdef-long"
+    );
+    let short = token("{env: TOKEN}", "short")
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        short.contains("at least 16 bytes") && !short.contains("short\""),
+        "{short}"
+    );
+    let unset = token("{env: NOT_SET}", "")
+        .expect_err("refused")
+        .to_string();
+    assert!(unset.contains("NOT_SET is not set"), "{unset}");
+    let literal = token("{value: x}", "").expect_err("refused").to_string();
+    assert!(literal.contains("unknown field"), "{literal}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("token");
+    std::fs::write(&path, "from-a-file-0123456789\n").expect("write");
+    let config = token(&format!("{{file: {}}}", path.display()), "").expect("valid");
+    assert_eq!(
+        config.admin_token.expect("token").expose(),
+        b"from-a-file-0123456789"
+    );
+    assert!(
+        config.watched_files.contains(&path),
+        "rotation is picked up"
+    );
+}

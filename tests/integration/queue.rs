@@ -50,6 +50,20 @@ async fn wait_for(app: &App, seen: &mut Vec<Recorded>, count: usize, limit: Dura
     }
 }
 
+/// The spool gauges are refreshed every 2 s; waits up to 6 s for `series` to read `value`.
+async fn wait_for_metric(proxy: &Hookguard, series: &str, value: f64) {
+    for _ in 0..60 {
+        if proxy.metric(series).await == Some(value) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{series} never read {value}: {:?}",
+        proxy.metric(series).await
+    );
+}
+
 fn header<'r>(recorded: &'r Recorded, name: &str) -> &'r str {
     recorded
         .headers
@@ -58,7 +72,8 @@ fn header<'r>(recorded: &'r Recorded, name: &str) -> &'r str {
         .unwrap_or_else(|| panic!("{name} missing"))
 }
 
-#[tokio::test]
+// The app runs beside log waits that block a thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_sent_while_the_app_is_down_all_arrive_once_it_starts() {
     let spool = tempfile::tempdir().unwrap();
     let upstream = App::free_addr();
@@ -74,8 +89,8 @@ async fn deliveries_sent_while_the_app_is_down_all_arrive_once_it_starts() {
         sent.insert(queued_id(&response), body.into_bytes());
     }
     assert_eq!(sent.len(), 50, "every id is its own");
-    // Let the dispatcher fail at least once against the closed port.
-    proxy.wait_for_logs("result=retry", 1);
+    // Every first attempt meets the closed port before the app starts.
+    proxy.wait_for_logs("attempt=1 error=", 50);
 
     let app = App::start_on(upstream).await;
     let mut seen = Vec::new();
@@ -96,7 +111,8 @@ async fn deliveries_sent_while_the_app_is_down_all_arrive_once_it_starts() {
     assert!(lines.iter().all(|l| !l.contains(SECRET)));
 }
 
-#[tokio::test]
+// The app runs beside log waits that block a thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_app_gets_the_delivery_on_attempt_three_after_the_scheduled_waits() {
     let spool = tempfile::tempdir().unwrap();
     let app = App::start_scripted(&[500, 503]).await;
@@ -267,4 +283,117 @@ async fn try_send(addr: SocketAddr, request: &[u8]) -> Option<RawResponse> {
     )
     .await
     .ok()?
+}
+
+// The app runs beside log waits that block a thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_rejection_is_a_dead_letter_at_once_and_not_retried() {
+    let spool = tempfile::tempdir().unwrap();
+    let app = App::start_scripted(&[400]).await;
+    let proxy = Hookguard::start(&config(app.addr, spool.path(), "", "retry: [1s]"));
+    let id = queued_id(&send_raw(proxy.addr, &signed(b"{\"bad\":1}")).await);
+    let dead = proxy.wait_for_log("result=dead");
+    assert!(dead.contains(&id) && dead.contains("status=400"), "{dead}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.take().len(), 1, "a rejected delivery is not retried");
+    let dead = r#"hookguard_spool_deliveries{route="gh",state="dead"}"#;
+    wait_for_metric(&proxy, dead, 1.0).await;
+    let attempts = r#"hookguard_delivery_attempts_total{route="gh",result="dead"}"#;
+    assert_eq!(proxy.metric(attempts).await, Some(1.0));
+}
+
+// The app runs beside log waits that block a thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_past_max_age_becomes_an_expired_dead_letter() {
+    let spool = tempfile::tempdir().unwrap();
+    let upstream = App::free_addr();
+    let delivery = "retry: [1s], max_age: 2s";
+    let proxy = Hookguard::start(&config(upstream, spool.path(), "", delivery));
+    let id = queued_id(&send_raw(proxy.addr, &signed(b"{\"late\":1}")).await);
+    let dead = proxy.wait_for_logs("result=dead", 1);
+    assert!(dead[0].contains(&id), "{dead:?}");
+    let retries = proxy
+        .logs()
+        .iter()
+        .filter(|l| l.contains("result=retry"))
+        .count();
+    assert!(
+        (1..=2).contains(&retries),
+        "{retries} retries within 2 s of waits of 1 s"
+    );
+    let app = App::start_on(upstream).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(app.take().is_empty(), "a dead letter waits for a replay");
+    let pending = r#"hookguard_spool_deliveries{route="gh",state="pending"}"#;
+    let dead = r#"hookguard_spool_deliveries{route="gh",state="dead"}"#;
+    wait_for_metric(&proxy, dead, 1.0).await;
+    assert_eq!(proxy.metric(pending).await, Some(0.0));
+}
+
+/// SIGTERM: the attempt in flight finishes, the rest stay spooled and go out after a restart.
+// The app runs beside log waits that block a thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_attempt_in_flight_and_keeps_the_rest() {
+    let spool = tempfile::tempdir().unwrap();
+    let app = App::start().await;
+    let config = config(
+        app.addr,
+        spool.path(),
+        "shutdown_grace: 10s",
+        "concurrency: 1",
+    );
+    let mut proxy = Hookguard::start(&config);
+    let mut ids = BTreeSet::new();
+    for n in 0..3 {
+        let body = format!("{{\"slow\":{n}}}");
+        let headers = github_headers(SECRET, body.as_bytes(), &[("X-Test-Delay-Ms", "1500")]);
+        let request = http1_request("POST", "/gh", &headers, body.as_bytes());
+        ids.insert(queued_id(&send_raw(proxy.addr, &request).await));
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    proxy.signal("TERM");
+    assert!(proxy.wait_exit(Duration::from_secs(8)).success());
+    let mut seen = app.take();
+    assert_eq!(
+        seen.len(),
+        1,
+        "the attempt in flight finished; no new one started"
+    );
+
+    let _restarted = Hookguard::start(&config);
+    wait_for(&app, &mut seen, 3, Duration::from_secs(20)).await;
+    let arrived: BTreeSet<String> = seen
+        .iter()
+        .map(|r| header(r, "x-hookguard-delivery").to_string())
+        .collect();
+    assert_eq!(arrived, ids);
+}
+
+#[test]
+fn check_prints_the_spool_and_each_queue_routes_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookguard.yaml");
+    let upstream: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+    std::fs::write(
+        &path,
+        config(upstream, dir.path(), "", "retry: [10s, 1m], max_age: 72h"),
+    )
+    .unwrap();
+    let output = std::process::Command::new(crate::support::binary())
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("spool: {}  max_bytes: 1GiB", dir.path().display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "delivery: queue  retry: [10s, 1m]  max_age: 72h  concurrency: 4  attempt_timeout: 30s"
+        ),
+        "{stdout}"
+    );
 }
