@@ -24,11 +24,24 @@ async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
         .get("x-hookguard-route")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("(none: not verified by hookguard)");
+    // Queued deliveries carry hookguard's id and the attempt number.
+    let queued = match (
+        parts.headers.get("x-hookguard-delivery"),
+        parts.headers.get("x-hookguard-attempt"),
+    ) {
+        (Some(id), Some(attempt)) => format!(
+            "  delivery={} attempt={}",
+            String::from_utf8_lossy(id.as_bytes()),
+            String::from_utf8_lossy(attempt.as_bytes())
+        ),
+        _ => String::new(),
+    };
     println!(
-        "app received {} {}  route={}  {} body bytes: {}",
+        "app received {} {}  route={}{}  {} body bytes: {}",
         parts.method,
         parts.uri,
         route,
+        queued,
         body.len(),
         String::from_utf8_lossy(&body)
     );

@@ -10,9 +10,7 @@ use serde_yaml::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{
-    binary, hmac_sha256_hex, http1_request, send_raw, App, Hookguard, APP_STATUS,
-};
+use crate::support::{binary, hmac_sha256_hex, http1_request, send_raw, App, Hookguard};
 
 const MANIFEST: &str = include_str!("../../deploy/kubernetes/sidecar.yaml");
 
@@ -137,7 +135,12 @@ fn config_with_secrets(dir: &std::path::Path) -> (String, String) {
         .as_str()
         .expect("drivewidget secret")
         .to_string();
-    let config = config.replace("/var/run/secrets/hookguard", &dir.display().to_string());
+    let config = config
+        .replace("/var/run/secrets/hookguard", &dir.display().to_string())
+        .replace(
+            "/var/lib/hookguard/spool",
+            &dir.join("spool").display().to_string(),
+        );
     (config, drivewidget)
 }
 
@@ -237,9 +240,10 @@ async fn slowloris_against_the_sidecar_settings_stays_within_the_counted_memory(
         &[("X-DriveWidget-Signature".to_string(), signature)],
         body,
     );
-    // Warm up, so the baseline holds the runtime's steady allocations.
+    // Warm up, so the baseline holds the runtime's steady allocations. The route queues, so a
+    // genuine delivery is answered 200 once spooled.
     for _ in 0..20 {
-        assert_eq!(send_raw(proxy.addr, &genuine).await.status, APP_STATUS);
+        assert_eq!(send_raw(proxy.addr, &genuine).await.status, 200);
     }
     let baseline = proxy.rss_kib();
     let mut held = Vec::new();
@@ -254,7 +258,7 @@ async fn slowloris_against_the_sidecar_settings_stays_within_the_counted_memory(
     tokio::time::sleep(Duration::from_millis(300)).await;
     let per_connection = (proxy.rss_kib().saturating_sub(baseline)) * 1024 / HELD as u64;
     let started = Instant::now();
-    assert_eq!(send_raw(proxy.addr, &genuine).await.status, APP_STATUS);
+    assert_eq!(send_raw(proxy.addr, &genuine).await.status, 200);
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(
         per_connection <= hookguard::memory::CONNECTION_COST_BYTES,
@@ -268,4 +272,65 @@ async fn slowloris_against_the_sidecar_settings_stays_within_the_counted_memory(
             "a held connection outlived header_timeout"
         );
     }
+}
+
+/// A queue route needs its spool directory on a writable volume (the root filesystem is read
+/// only), and the volume must hold more than `spool.max_bytes`, so hookguard answers 503 before
+/// the kubelet evicts the pod for filling it.
+#[test]
+fn the_spool_sits_on_a_writable_volume_larger_than_max_bytes() {
+    let documents = documents();
+    let config = kind(&documents, "ConfigMap")["data"]["config.yaml"]
+        .as_str()
+        .expect("config.yaml");
+    let parsed: Value = serde_yaml::from_str(config).expect("config parses");
+    let store = parsed["spool"]["store"].as_str().expect("spool.store");
+    let max_bytes = parse_quantity(parsed["spool"]["max_bytes"].as_str().expect("max_bytes"));
+    let queued = parsed["routes"]
+        .as_sequence()
+        .expect("routes")
+        .iter()
+        .any(|route| route["delivery"]["mode"] == "queue");
+    assert!(queued, "the example shows a queue route");
+
+    let pod = &kind(&documents, "Deployment")["spec"]["template"]["spec"];
+    let hookguard = pod["containers"]
+        .as_sequence()
+        .expect("containers")
+        .iter()
+        .find(|c| c["name"] == "hookguard")
+        .expect("hookguard container");
+    let mount = hookguard["volumeMounts"]
+        .as_sequence()
+        .expect("mounts")
+        .iter()
+        .find(|m| m["mountPath"] == store)
+        .expect("the spool directory is a mount");
+    assert!(mount["readOnly"].is_null() || mount["readOnly"] == false);
+    let volume = pod["volumes"]
+        .as_sequence()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .expect("the spool volume");
+    let size_limit = volume["emptyDir"]["sizeLimit"]
+        .as_str()
+        .expect("emptyDir with a sizeLimit");
+    assert!(
+        parse_quantity(size_limit) > max_bytes,
+        "{size_limit} must exceed max_bytes"
+    );
+}
+
+/// `512MiB` (hookguard) or `768Mi` (Kubernetes) in bytes.
+fn parse_quantity(text: &str) -> u64 {
+    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+    let number: u64 = digits.parse().expect("a number");
+    let unit = match &text[digits.len()..] {
+        "KiB" | "Ki" => 1 << 10,
+        "MiB" | "Mi" => 1 << 20,
+        "GiB" | "Gi" => 1 << 30,
+        other => panic!("unit {other:?}"),
+    };
+    number * unit
 }

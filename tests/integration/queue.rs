@@ -397,3 +397,35 @@ fn check_prints_the_spool_and_each_queue_routes_policy() {
         "{stdout}"
     );
 }
+
+/// The README's quick-start step, on `config.example.yaml` itself: a Filedgr delivery sent while
+/// the app is stopped is answered 200 queued and reaches the app once it starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_configs_queue_route_delivers_once_the_app_starts() {
+    let example = include_str!("../../config.example.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = App::free_addr();
+    let config = example
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:9090", "127.0.0.1:0")
+        .replace("http://127.0.0.1:3000", &format!("http://{upstream}"))
+        .replace(
+            "/tmp/hookguard-spool",
+            &dir.path().join("spool").display().to_string(),
+        )
+        .replace("retry: [5s,", "retry: [1s,");
+    assert!(config.contains("mode: queue"));
+    let proxy = Hookguard::start(&config);
+    let body = br#"{"event":"file.stored","id":"f_1"}"#;
+    let signature = crate::support::hmac_sha256_hex(b"filedgr-demo-secret-change-me", body);
+    let headers = [("X-Filedgr-Signature".to_string(), signature)];
+    let request = http1_request("POST", "/webhooks/filedgr", &headers, body);
+    let id = queued_id(&send_raw(proxy.addr, &request).await);
+    proxy.wait_for_log("result=retry");
+    let app = App::start_on(upstream).await;
+    let mut seen = Vec::new();
+    wait_for(&app, &mut seen, 1, Duration::from_secs(20)).await;
+    assert_eq!(header(&seen[0], "x-hookguard-delivery"), id);
+    assert_eq!(header(&seen[0], "x-hookguard-route"), "filedgr");
+    assert_eq!(seen[0].body.as_ref(), body);
+}
