@@ -84,11 +84,11 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     tracing::info!(%addr, tls, routes = route_count, "listening");
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let dispatcher = match (queue, spool) {
+    let dispatcher = match (&queue, spool) {
         (Some(queue), Some(settings)) => {
             let dispatcher = Dispatcher {
                 live: Arc::clone(&live),
-                queue,
+                queue: Arc::clone(queue),
                 metrics: Arc::clone(&metrics),
                 dead_letter_retention: settings.dead_letter_retention,
             };
@@ -112,6 +112,9 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     .await;
     if let Some(dispatcher) = dispatcher {
         let _ = dispatcher.await;
+    }
+    if let Some(queue) = queue {
+        queue.spool.close().await;
     }
     tracing::info!("stopped");
     Ok(())

@@ -1,6 +1,7 @@
 //! The embedded spool: one redb database file in the spool directory. A single writer thread
 //! group-commits every change that queued up during the previous commit in one transaction with
-//! one fsync; reads run on tokio's blocking pool beside it (redb readers never wait on the writer).
+//! one fsync (none when only the dispatcher's own changes are in it); reads run on tokio's
+//! blocking pool beside it (redb readers never wait on the writer).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +34,10 @@ const DEAD: TableDefinition<(&str, &str), ()> = TableDefinition::new("dead");
 const MAX_BATCH: usize = 4096;
 /// Bytes a record is charged beyond its variable fields, so `max_bytes` also bounds tiny bodies.
 const RECORD_OVERHEAD: u64 = 64;
+/// The dispatcher's own changes skip the fsync (see [`Op::must_be_durable`]); at least this
+/// often one is made anyway, because redb frees pages only in durable commits.
+const MAX_NON_DURABLE_COMMITS: u32 = 256;
+const MAX_NON_DURABLE_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 enum State {
@@ -122,6 +127,25 @@ enum Op {
     },
 }
 
+impl Op {
+    /// Whether the commit must reach the disk before anyone hears of it. An enqueue must (the
+    /// sender hears 200), and so must an operator's change. The dispatcher's own changes need
+    /// not: a crash that loses a claim, a retry or a dead letter leaves the delivery pending or
+    /// in flight, which the next open turns into pending, so it is attempted again; one that
+    /// loses a `delivered` can deliver twice, which at-least-once allows. This keeps the disk's
+    /// fsyncs for the senders.
+    fn must_be_durable(&self) -> bool {
+        match self {
+            Op::Enqueue(..)
+            | Op::Replay(_)
+            | Op::ReplayRoute(_)
+            | Op::DropDead(_)
+            | Op::Purge { .. } => true,
+            Op::Claim { .. } | Op::Delivered(_) | Op::Retry(..) | Op::Dead(..) => false,
+        }
+    }
+}
+
 enum Output {
     Id(DeliveryId),
     Deliveries(Vec<Delivery>),
@@ -160,6 +184,8 @@ impl DiskSpool {
             bytes,
             max_bytes,
             last_id,
+            non_durable_commits: 0,
+            last_durable: std::time::Instant::now(),
         };
         std::thread::Builder::new()
             .name("spool-writer".into())
@@ -177,8 +203,9 @@ impl DiskSpool {
         self.commits.load(Ordering::Relaxed)
     }
 
-    /// Finishes the changes already sent and closes the file, so the directory can be reopened.
-    pub async fn close(self) {
+    /// Finishes the changes already sent, makes them all durable, and stops the writer; every
+    /// later change answers `Closed`. Dropping every handle then closes the file.
+    pub async fn close(&self) {
         let (ack, acked) = oneshot::channel();
         if self.writer.send(Message::Close(ack)).is_ok() {
             let _ = acked.await;
@@ -356,6 +383,8 @@ struct Writer {
     bytes: u64,
     max_bytes: u64,
     last_id: u64,
+    non_durable_commits: u32,
+    last_durable: std::time::Instant,
 }
 
 impl Writer {
@@ -379,10 +408,30 @@ impl Writer {
                 self.commit(ops, replies);
             }
         }
+        self.make_durable();
         // The file closes when the last handle goes; drop ours before saying it is closed.
         drop(self);
         if let Some(ack) = close_ack {
             let _ = ack.send(());
+        }
+    }
+
+    /// An empty durable commit, so the dispatcher's last changes survive a clean stop.
+    fn make_durable(&mut self) {
+        if self.non_durable_commits == 0 {
+            return;
+        }
+        let committed = self
+            .db
+            .begin_write()
+            .map_err(Fault::from)
+            .and_then(|mut txn| {
+                txn.set_durability(Durability::Immediate);
+                txn.commit().map_err(Fault::from)
+            });
+        match committed {
+            Ok(()) => self.non_durable_commits = 0,
+            Err(fault) => tracing::error!(error = %fault.0, "spool: final commit failed"),
         }
     }
 
@@ -404,10 +453,17 @@ impl Writer {
         }
     }
 
-    /// One transaction, one fsync. Returns each change's answer and the bytes held after it.
+    /// One transaction, and one fsync when a change in it must be durable. Returns each change's answer and the bytes held after it.
     fn apply_all(&mut self, ops: Vec<Op>) -> Stored<(Vec<Answer>, u64)> {
+        let durable = ops.iter().any(Op::must_be_durable)
+            || self.non_durable_commits >= MAX_NON_DURABLE_COMMITS
+            || self.last_durable.elapsed() >= MAX_NON_DURABLE_TIME;
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate);
+        txn.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        });
         let mut batch = Batch {
             meta: txn.open_table(META)?,
             bodies: txn.open_table(BODIES)?,
@@ -426,6 +482,12 @@ impl Writer {
         drop(batch);
         txn.commit()?;
         self.last_id = last_id;
+        if durable {
+            self.non_durable_commits = 0;
+            self.last_durable = std::time::Instant::now();
+        } else {
+            self.non_durable_commits += 1;
+        }
         Ok((answers, bytes))
     }
 }

@@ -87,3 +87,12 @@ impl Spool for SpoolStore {
         each_backend!(self, spool => spool.counts(now))
     }
 }
+
+impl SpoolStore {
+    /// Makes every change so far durable and stops taking new ones; for a clean stop.
+    pub async fn close(&self) {
+        match self {
+            SpoolStore::Disk(spool) => spool.close().await,
+        }
+    }
+}
