@@ -1,0 +1,357 @@
+//! The shared spool: Redis, for replicas. One stream per route with a consumer group (each
+//! process one consumer), retries in a sorted set, dead letters in a stream of their own; every
+//! change is one Lua script, so it is atomic. The key layout is in [`scripts`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use ::redis::aio::MultiplexedConnection;
+use ::redis::{FromRedisValue, RedisResult, ScriptInvocation};
+use serde::{Deserialize, Serialize};
+
+use super::disk::{charged_size, random_u32};
+use super::spool::{
+    from_unix_ms, unix_ms, AttemptEnd, DeadLetter, DeadReason, Delivery, DeliveryId, NewDelivery,
+    RouteCounts, Spool, SpoolCounts, SpoolError,
+};
+
+mod scripts;
+
+use scripts::Scripts;
+
+/// Every key this spool writes starts with this.
+pub const KEY_PREFIX: &str = "hookguard:spool:";
+
+/// A Redis that answers nothing for this long counts as failed, so a hung server fails the
+/// operation instead of hanging the dispatcher.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The immutable part of a delivery, stored postcard-encoded in the record's `meta` field; what
+/// changes over its life lives in plain hash fields, so the Lua scripts can change it.
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    method: String,
+    path_and_query: String,
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    received_at_ms: u64,
+    event: Option<String>,
+    provider_delivery: Option<String>,
+}
+
+/// The Redis [`Spool`], shared by every replica that connects to the same server.
+pub struct RedisSpool {
+    client: ::redis::Client,
+    connection: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    scripts: Scripts,
+    consumer: String,
+    max_bytes: u64,
+    appendfsync_always: Option<bool>,
+}
+
+fn storage(why: impl std::fmt::Display) -> SpoolError {
+    SpoolError::Storage(format!("redis: {why}"))
+}
+
+impl RedisSpool {
+    /// Connects and refuses a Redis without an append-only file: without one, a delivery
+    /// acknowledged to its sender is lost if Redis restarts.
+    pub async fn connect(url: &str, max_bytes: u64) -> Result<Self, SpoolError> {
+        // The URL is never echoed: it may hold a password.
+        let client = ::redis::Client::open(url)
+            .map_err(|e| storage(format_args!("not a usable redis URL ({:?})", e.kind())))?;
+        let mut spool = RedisSpool {
+            client,
+            connection: tokio::sync::Mutex::new(None),
+            scripts: Scripts::new(),
+            consumer: consumer_name(),
+            max_bytes,
+            appendfsync_always: None,
+        };
+        spool.require_aof().await?;
+        spool.appendfsync_always = spool.read_appendfsync().await;
+        if spool.appendfsync_always == Some(false) {
+            tracing::warn!(
+                "the spool's redis does not fsync every write (appendfsync is not always): \
+                 a power loss can lose the last second of acknowledged deliveries"
+            );
+        }
+        Ok(spool)
+    }
+
+    /// Whether Redis fsyncs every write (`appendfsync always`); None when `CONFIG` is unavailable.
+    pub fn appendfsync_always(&self) -> Option<bool> {
+        self.appendfsync_always
+    }
+
+    /// This process's consumer name in every route's group.
+    pub fn consumer(&self) -> &str {
+        &self.consumer
+    }
+
+    /// `INFO persistence` rather than `CONFIG`, which managed Redis often renames away.
+    async fn require_aof(&self) -> Result<(), SpoolError> {
+        let mut info = ::redis::cmd("INFO");
+        info.arg("persistence");
+        let info: String = self.command(&info).await?;
+        if info.lines().any(|line| line.trim() == "aof_enabled:1") {
+            return Ok(());
+        }
+        Err(storage(
+            "the server has no append-only file, so a delivery acknowledged to its sender \
+             could be lost in a Redis restart; set `appendonly yes` (and preferably \
+             `appendfsync always`)",
+        ))
+    }
+
+    async fn read_appendfsync(&self) -> Option<bool> {
+        let mut get = ::redis::cmd("CONFIG");
+        get.arg("GET").arg("appendfsync");
+        let pair: Vec<String> = self.command(&get).await.ok()?;
+        pair.get(1).map(|value| value == "always")
+    }
+
+    /// The shared connection, made on first use and made again after a failure.
+    async fn connection(&self) -> Result<MultiplexedConnection, SpoolError> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref() {
+            return Ok(connection.clone());
+        }
+        // The crate's own response timeout (half a second by default) would fail a long script
+        // on a busy server; [`Self::timed`] applies ours instead.
+        let config = ::redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(None);
+        let connection = tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await
+        .map_err(|_| storage("connect timed out"))?
+        .map_err(storage)?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// Awaits a call with the timeout; any failure drops the connection so the next call
+    /// reconnects.
+    async fn timed<T>(
+        &self,
+        call: impl std::future::Future<Output = RedisResult<T>>,
+    ) -> Result<T, SpoolError> {
+        let failed = match tokio::time::timeout(COMMAND_TIMEOUT, call).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(error)) => storage(error),
+            Err(_) => storage(format_args!(
+                "no answer within {} s",
+                COMMAND_TIMEOUT.as_secs()
+            )),
+        };
+        *self.connection.lock().await = None;
+        Err(failed)
+    }
+
+    async fn command<T: FromRedisValue>(&self, command: &::redis::Cmd) -> Result<T, SpoolError> {
+        let mut connection = self.connection().await?;
+        self.timed(command.query_async(&mut connection)).await
+    }
+
+    async fn invoke<T: FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, SpoolError> {
+        let mut connection = self.connection().await?;
+        self.timed(invocation.invoke_async(&mut connection)).await
+    }
+
+    /// Runs a script that answers 1 when the delivery was in the state it needs, else 0.
+    async fn change(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+        id: &DeliveryId,
+        expected: &'static str,
+    ) -> Result<(), SpoolError> {
+        match self.invoke::<i64>(invocation).await? {
+            1 => Ok(()),
+            _ => Err(SpoolError::NotFound {
+                id: id.clone(),
+                expected,
+            }),
+        }
+    }
+}
+
+/// Unique per process and per spool: the host, the pid and random bits, so a restarted process
+/// never inherits a dead one's claims except through `stale_after`.
+fn consumer_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{host}-{}-{:08x}", std::process::id(), random_u32())
+}
+
+/// Strictly increasing within this process even if the clock steps back; the random low bits
+/// keep replicas' ids apart.
+fn next_id() -> DeliveryId {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = unix_ms(SystemTime::now()) << 16;
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last.saturating_add(1));
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return DeliveryId::new(next, random_u32()),
+            Err(current) => last = current,
+        }
+    }
+}
+
+mod decode;
+
+use decode::{decode_counts, decode_dead_letter, decode_delivery};
+
+impl Spool for RedisSpool {
+    /// Acknowledged only once Redis has answered the write (and, with AOF, logged it).
+    async fn enqueue(&self, route: &str, delivery: NewDelivery) -> Result<DeliveryId, SpoolError> {
+        let size = charged_size(route, &delivery);
+        let id = next_id();
+        let received_ms = unix_ms(delivery.received_at);
+        let meta = Meta {
+            method: delivery.method,
+            path_and_query: delivery.path_and_query,
+            headers: delivery.headers,
+            received_at_ms: received_ms,
+            event: delivery.event,
+            provider_delivery: delivery.provider_delivery,
+        };
+        let meta = postcard::to_allocvec(&meta).map_err(storage)?;
+        let mut call = self.scripts.enqueue.prepare_invoke();
+        call.arg(KEY_PREFIX).arg(route).arg(id.as_str()).arg(size);
+        call.arg(self.max_bytes)
+            .arg(meta)
+            .arg(delivery.body.as_ref())
+            .arg(received_ms);
+        match self.invoke::<i64>(&call).await? {
+            1 => Ok(id),
+            _ => Err(SpoolError::Full),
+        }
+    }
+
+    /// Due retries move into the stream first, then entries idle past `stale_after` are taken
+    /// over from whichever consumer held them, then unread entries are read; all in one script.
+    async fn claim(
+        &self,
+        route: &str,
+        now: SystemTime,
+        limit: usize,
+        stale_after: Duration,
+    ) -> Result<Vec<Delivery>, SpoolError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let stale_ms = u64::try_from(stale_after.as_millis()).unwrap_or(u64::MAX);
+        let mut call = self.scripts.claim.prepare_invoke();
+        call.arg(KEY_PREFIX).arg(route).arg(unix_ms(now)).arg(limit);
+        call.arg(stale_ms).arg(&self.consumer);
+        let rows: Vec<Vec<Option<Vec<u8>>>> = self.invoke(&call).await?;
+        let mut taken = rows
+            .into_iter()
+            .map(|row| decode_delivery(route, row))
+            .collect::<Result<Vec<_>, _>>()?;
+        taken.sort_by(|a, b| (a.next_due, &a.id).cmp(&(b.next_due, &b.id)));
+        Ok(taken)
+    }
+
+    async fn delivered(&self, id: &DeliveryId) -> Result<(), SpoolError> {
+        let mut call = self.scripts.delivered.prepare_invoke();
+        call.arg(KEY_PREFIX).arg(id.as_str());
+        self.change(&call, id, "in-flight").await
+    }
+
+    async fn retry(
+        &self,
+        id: &DeliveryId,
+        next_due: SystemTime,
+        last: AttemptEnd,
+    ) -> Result<(), SpoolError> {
+        let status = last.status.map(|s| s.to_string()).unwrap_or_default();
+        let mut call = self.scripts.retry.prepare_invoke();
+        call.arg(KEY_PREFIX).arg(id.as_str()).arg(unix_ms(next_due));
+        call.arg(status).arg(last.error);
+        self.change(&call, id, "in-flight").await
+    }
+
+    async fn dead(
+        &self,
+        id: &DeliveryId,
+        reason: DeadReason,
+        last: Option<AttemptEnd>,
+    ) -> Result<(), SpoolError> {
+        let now_ms = unix_ms(SystemTime::now());
+        let mut call = self.scripts.dead.prepare_invoke();
+        call.arg(KEY_PREFIX).arg(id.as_str()).arg(reason.as_str());
+        call.arg(now_ms);
+        match last {
+            Some(last) => {
+                let status = last.status.map(|s| s.to_string()).unwrap_or_default();
+                call.arg("1").arg(status).arg(last.error)
+            }
+            None => call.arg("0").arg("").arg(""),
+        };
+        self.change(&call, id, "pending or in-flight").await
+    }
+
+    async fn dead_letters(
+        &self,
+        route: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, SpoolError> {
+        let mut call = self.scripts.dead_letters.prepare_invoke();
+        call.arg(KEY_PREFIX)
+            .arg(if route.is_some() { "1" } else { "0" })
+            .arg(route.unwrap_or(""))
+            .arg(limit);
+        let rows: Vec<Vec<Option<Vec<u8>>>> = self.invoke(&call).await?;
+        rows.into_iter().map(decode_dead_letter).collect()
+    }
+
+    async fn replay(&self, id: &DeliveryId) -> Result<(), SpoolError> {
+        let mut call = self.scripts.replay.prepare_invoke();
+        call.arg(KEY_PREFIX)
+            .arg(id.as_str())
+            .arg(unix_ms(SystemTime::now()));
+        self.change(&call, id, "dead").await
+    }
+
+    async fn replay_route(&self, route: &str) -> Result<u64, SpoolError> {
+        let mut call = self.scripts.replay_route.prepare_invoke();
+        call.arg(KEY_PREFIX)
+            .arg(route)
+            .arg(unix_ms(SystemTime::now()));
+        self.invoke(&call).await
+    }
+
+    async fn drop_dead(&self, id: &DeliveryId) -> Result<(), SpoolError> {
+        let mut call = self.scripts.drop_dead.prepare_invoke();
+        call.arg(KEY_PREFIX).arg(id.as_str());
+        self.change(&call, id, "dead").await
+    }
+
+    async fn purge_dead(&self, before: SystemTime) -> Result<u64, SpoolError> {
+        let mut call = self.scripts.purge.prepare_invoke();
+        call.arg(KEY_PREFIX).arg(unix_ms(before));
+        self.invoke(&call).await
+    }
+
+    async fn counts(&self, now: SystemTime) -> Result<SpoolCounts, SpoolError> {
+        let mut call = self.scripts.counts.prepare_invoke();
+        call.arg(KEY_PREFIX);
+        let (bytes, rows): (String, Vec<Vec<String>>) = self.invoke(&call).await?;
+        decode_counts(&bytes, rows, unix_ms(now))
+    }
+}
+
+#[cfg(test)]
+mod tests;
