@@ -26,6 +26,9 @@ pub const KEY_PREFIX: &str = "hookguard:spool:";
 /// operation instead of hanging the dispatcher.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// At most this many deliveries per claim: Redis runs nothing else while a script runs.
+const MAX_CLAIM: usize = 10_000;
+
 /// The immutable part of a delivery, stored postcard-encoded in the record's `meta` field; what
 /// changes over its life lives in plain hash fields, so the Lua scripts can change it.
 #[derive(Serialize, Deserialize)]
@@ -36,6 +39,15 @@ struct Meta {
     received_at_ms: u64,
     event: Option<String>,
     provider_delivery: Option<String>,
+}
+
+/// A delivery being enqueued, encoded.
+struct New<'a> {
+    route: &'a str,
+    size: u64,
+    meta: &'a [u8],
+    body: &'a bytes::Bytes,
+    received_ms: u64,
 }
 
 /// The Redis [`Spool`], shared by every replica that connects to the same server.
@@ -164,6 +176,15 @@ impl RedisSpool {
         self.timed(invocation.invoke_async(&mut connection)).await
     }
 
+    /// 1 when written, 0 when full, -1 when the id is taken.
+    async fn write_new(&self, new: &New<'_>, id: &DeliveryId) -> Result<i64, SpoolError> {
+        let mut call = self.scripts.enqueue.prepare_invoke();
+        call.arg(KEY_PREFIX).arg(new.route).arg(id.as_str());
+        call.arg(new.size).arg(self.max_bytes).arg(new.meta);
+        call.arg(new.body.as_ref()).arg(new.received_ms);
+        self.invoke(&call).await
+    }
+
     /// Runs a script that answers 1 when the delivery was in the state it needs, else 0.
     async fn change(
         &self,
@@ -216,7 +237,6 @@ impl Spool for RedisSpool {
     /// Acknowledged only once Redis has answered the write (and, with AOF, logged it).
     async fn enqueue(&self, route: &str, delivery: NewDelivery) -> Result<DeliveryId, SpoolError> {
         let size = charged_size(route, &delivery);
-        let id = next_id();
         let received_ms = unix_ms(delivery.received_at);
         let meta = Meta {
             method: delivery.method,
@@ -227,16 +247,22 @@ impl Spool for RedisSpool {
             provider_delivery: delivery.provider_delivery,
         };
         let meta = postcard::to_allocvec(&meta).map_err(storage)?;
-        let mut call = self.scripts.enqueue.prepare_invoke();
-        call.arg(KEY_PREFIX).arg(route).arg(id.as_str()).arg(size);
-        call.arg(self.max_bytes)
-            .arg(meta)
-            .arg(delivery.body.as_ref())
-            .arg(received_ms);
-        match self.invoke::<i64>(&call).await? {
-            1 => Ok(id),
-            _ => Err(SpoolError::Full),
+        let new = New {
+            route,
+            size,
+            meta: &meta,
+            body: &delivery.body,
+            received_ms,
+        };
+        for _ in 0..3 {
+            let id = next_id();
+            match self.write_new(&new, &id).await? {
+                1 => return Ok(id),
+                0 => return Err(SpoolError::Full),
+                _ => continue,
+            }
         }
+        Err(storage("no free delivery id after three tries"))
     }
 
     /// Due retries move into the stream first, then entries idle past `stale_after` are taken
@@ -253,7 +279,10 @@ impl Spool for RedisSpool {
         }
         let stale_ms = u64::try_from(stale_after.as_millis()).unwrap_or(u64::MAX);
         let mut call = self.scripts.claim.prepare_invoke();
-        call.arg(KEY_PREFIX).arg(route).arg(unix_ms(now)).arg(limit);
+        call.arg(KEY_PREFIX)
+            .arg(route)
+            .arg(unix_ms(now))
+            .arg(limit.min(MAX_CLAIM));
         call.arg(stale_ms).arg(&self.consumer);
         let rows: Vec<Vec<Option<Vec<u8>>>> = self.invoke(&call).await?;
         let mut taken = rows

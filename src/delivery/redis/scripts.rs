@@ -62,6 +62,18 @@ local function replay(id, now)
   return 1
 end
 
+-- A consumer with nothing pending loses nothing when deleted, and one still alive is made
+-- again by its next read; without this every restart of every replica leaves one behind.
+local function prune(route, consumer, idle_ms)
+  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', ready(route), G)) do
+    local f = {}
+    for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+    if f['name'] ~= consumer and f['pending'] == 0 and f['idle'] > idle_ms then
+      redis.call('XGROUP', 'DELCONSUMER', ready(route), G, f['name'])
+    end
+  end
+end
+
 local function drop(id)
   local v = redis.call('HMGET', rec(id), 'state', 'route', 'entry', 'size')
   if v[1] ~= 'dead' then return 0 end
@@ -71,9 +83,11 @@ local function drop(id)
 end
 "#;
 
-/// ARGV: prefix, route, id, size, max_bytes, meta, body, received ms. 1, or 0 when full.
+/// ARGV: prefix, route, id, size, max_bytes, meta, body, received ms. 1, or 0 when full, or -1
+/// when the id is taken (two replicas in the same millisecond with the same random bits).
 const ENQUEUE: &str = r#"
 local route, id, size = ARGV[2], ARGV[3], tonumber(ARGV[4])
+if redis.call('EXISTS', rec(id)) == 1 then return -1 end
 local held = tonumber(redis.call('GET', BYTES) or '0')
 if held + size > tonumber(ARGV[5]) then return 0 end
 redis.call('HSET', rec(id), 'route', route, 'meta', ARGV[6], 'body', ARGV[7], 'size', ARGV[4],
@@ -108,6 +122,7 @@ local function take(entry)
   local v = redis.call('HMGET', r, 'meta', 'body', 'attempt', 'age_from', 'due')
   table.insert(taken, {id, v[1], v[2], v[3], v[4], v[5]})
 end
+prune(route, consumer, tonumber(ARGV[5]))
 local stale = redis.call('XAUTOCLAIM', ready(route), G, consumer, ARGV[5], '0-0', 'COUNT', limit)
 for _, entry in ipairs(stale[2]) do take(entry) end
 if #taken < limit then

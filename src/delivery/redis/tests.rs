@@ -228,3 +228,55 @@ async fn a_hung_redis_times_out() {
         "it reconnects once redis answers again"
     );
 }
+
+#[tokio::test]
+async fn consumers_with_nothing_pending_are_pruned() {
+    let server = Server::start(true);
+    let (a, b) = (server.spool().await, server.spool().await);
+    let id = a.enqueue("r", delivery(b"x")).await.unwrap();
+    a.enqueue("r", delivery(b"y")).await.unwrap();
+    a.claim("r", t0(), 1, NOT_STALE).await.unwrap();
+    a.delivered(&id).await.unwrap();
+    // Redis 7.0 makes a consumer on its first read that returns something.
+    b.claim("r", t0(), 1, NOT_STALE).await.unwrap();
+    let consumers = || async {
+        let client = ::redis::Client::open(server.url()).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        let mut info = ::redis::cmd("XINFO");
+        info.arg("CONSUMERS")
+            .arg(format!("{KEY_PREFIX}s:r"))
+            .arg("hookguard");
+        let listed: Vec<::redis::Value> = info.query_async(&mut connection).await.unwrap();
+        listed.len()
+    };
+    assert_eq!(consumers().await, 2, "nobody idle long enough yet");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    b.claim("r", t0(), 10, Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        consumers().await,
+        1,
+        "A, idle with nothing pending, is gone"
+    );
+}
+
+#[tokio::test]
+async fn an_id_already_taken_is_never_overwritten() {
+    let server = Server::start(true);
+    let spool = server.spool().await;
+    let id = spool.enqueue("r", delivery(b"first")).await.unwrap();
+    let before = spool.counts(t0()).await.unwrap();
+    let body = bytes::Bytes::from_static(b"second");
+    let new = New {
+        route: "r",
+        size: 10,
+        meta: b"",
+        body: &body,
+        received_ms: 0,
+    };
+    assert_eq!(spool.write_new(&new, &id).await.unwrap(), -1);
+    assert_eq!(spool.counts(t0()).await.unwrap(), before);
+    let taken = conformance::claim(&spool, "r", t0()).await;
+    assert_eq!(taken[0].body.as_ref(), b"first");
+}
