@@ -81,18 +81,29 @@ impl RedisSpool {
         };
         spool.require_aof().await?;
         spool.appendfsync_always = spool.read_appendfsync().await;
-        if spool.appendfsync_always == Some(false) {
-            tracing::warn!(
-                "the spool's redis does not fsync every write (appendfsync is not always): \
-                 a power loss can lose the last second of acknowledged deliveries"
-            );
-        }
         Ok(spool)
     }
 
     /// Whether Redis fsyncs every write (`appendfsync always`); None when `CONFIG` is unavailable.
     pub fn appendfsync_always(&self) -> Option<bool> {
         self.appendfsync_always
+    }
+
+    /// What the app should log as a warning at start, when Redis may lose acknowledged
+    /// deliveries in a power loss (AOF on, but not fsynced on every write, or unknown).
+    pub fn durability_warning(&self) -> Option<&'static str> {
+        match self.appendfsync_always {
+            Some(true) => None,
+            Some(false) => Some(
+                "the spool's Redis does not fsync every write (appendfsync is not `always`): \
+                 a power loss can lose up to the last second of acknowledged deliveries",
+            ),
+            None => Some(
+                "could not read the spool's Redis appendfsync setting (CONFIG unavailable): \
+                 unless it is `always`, a power loss can lose up to the last second of \
+                 acknowledged deliveries",
+            ),
+        }
     }
 
     /// This process's consumer name in every route's group.

@@ -19,6 +19,10 @@ struct Server {
 
 impl Server {
     fn start(appendonly: bool) -> Server {
+        Server::start_with(appendonly, &[])
+    }
+
+    fn start_with(appendonly: bool, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -35,6 +39,7 @@ impl Server {
             ])
             .arg("--dir")
             .arg(dir.path())
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -125,6 +130,37 @@ async fn reports_whether_every_write_is_fsynced() {
         Some(false),
         "the default is everysec"
     );
+    assert!(spool.durability_warning().unwrap().contains("appendfsync"));
+    let always = Server::start_with(true, &["--appendfsync", "always"]);
+    let spool = always.spool().await;
+    assert_eq!(
+        (spool.appendfsync_always(), spool.durability_warning()),
+        (Some(true), None)
+    );
+    let renamed = Server::start_with(true, &["--rename-command", "CONFIG", ""]);
+    let spool = renamed.spool().await;
+    assert_eq!(spool.appendfsync_always(), None, "CONFIG renamed away");
+    assert!(spool.durability_warning().is_some());
+}
+
+#[tokio::test]
+async fn errors_never_show_the_password() {
+    let server = Server::start_with(true, &["--requirepass", "s3cret-pass"]);
+    let url = format!("redis://:wrong-pass@127.0.0.1:{}/0", server.port);
+    let Err(SpoolError::Storage(why)) = RedisSpool::connect(&url, SMALL_MAX_BYTES).await else {
+        panic!("connected with a wrong password");
+    };
+    assert!(
+        !why.contains("wrong-pass") && !why.contains("s3cret"),
+        "{why}"
+    );
+    let url = format!("redis://:s3cret-pass@127.0.0.1:{}/0", server.port);
+    let spool = RedisSpool::connect(&url, SMALL_MAX_BYTES).await.unwrap();
+    spool.enqueue("r", delivery(b"x")).await.unwrap();
+    let Err(SpoolError::Storage(why)) = RedisSpool::connect("redis://:pw@[bad", 1).await else {
+        panic!("a malformed URL was accepted");
+    };
+    assert!(!why.contains("pw"), "{why}");
 }
 
 #[tokio::test]
