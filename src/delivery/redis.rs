@@ -5,8 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use ::redis::aio::MultiplexedConnection;
-use ::redis::{FromRedisValue, RedisResult, ScriptInvocation};
+use ::redis::ScriptInvocation;
 use serde::{Deserialize, Serialize};
 
 use super::disk::{charged_size, random_u32};
@@ -15,8 +14,10 @@ use super::spool::{
     RouteCounts, Spool, SpoolCounts, SpoolError,
 };
 
+mod link;
 mod scripts;
 
+use link::Link;
 use scripts::Scripts;
 
 /// Every key this spool writes starts with this.
@@ -52,8 +53,7 @@ struct New<'a> {
 
 /// The Redis [`Spool`], shared by every replica that connects to the same server.
 pub struct RedisSpool {
-    client: ::redis::Client,
-    connection: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    link: Link,
     scripts: Scripts,
     consumer: String,
     max_bytes: u64,
@@ -68,12 +68,8 @@ impl RedisSpool {
     /// Connects and refuses a Redis without an append-only file: without one, a delivery
     /// acknowledged to its sender is lost if Redis restarts.
     pub async fn connect(url: &str, max_bytes: u64) -> Result<Self, SpoolError> {
-        // The URL is never echoed: it may hold a password.
-        let client = ::redis::Client::open(url)
-            .map_err(|e| storage(format_args!("not a usable redis URL ({:?})", e.kind())))?;
         let mut spool = RedisSpool {
-            client,
-            connection: tokio::sync::Mutex::new(None),
+            link: Link::new(url)?,
             scripts: Scripts::new(),
             consumer: consumer_name(),
             max_bytes,
@@ -115,7 +111,7 @@ impl RedisSpool {
     async fn require_aof(&self) -> Result<(), SpoolError> {
         let mut info = ::redis::cmd("INFO");
         info.arg("persistence");
-        let info: String = self.command(&info).await?;
+        let info: String = self.link.command(&info).await?;
         if info.lines().any(|line| line.trim() == "aof_enabled:1") {
             return Ok(());
         }
@@ -129,62 +125,8 @@ impl RedisSpool {
     async fn read_appendfsync(&self) -> Option<bool> {
         let mut get = ::redis::cmd("CONFIG");
         get.arg("GET").arg("appendfsync");
-        let pair: Vec<String> = self.command(&get).await.ok()?;
+        let pair: Vec<String> = self.link.command(&get).await.ok()?;
         pair.get(1).map(|value| value == "always")
-    }
-
-    /// The shared connection, made on first use and made again after a failure.
-    async fn connection(&self) -> Result<MultiplexedConnection, SpoolError> {
-        let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref() {
-            return Ok(connection.clone());
-        }
-        // The crate's own response timeout (half a second by default) would fail a long script
-        // on a busy server; [`Self::timed`] applies ours instead.
-        let config = ::redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(COMMAND_TIMEOUT))
-            .set_response_timeout(None);
-        let connection = tokio::time::timeout(
-            COMMAND_TIMEOUT,
-            self.client
-                .get_multiplexed_async_connection_with_config(&config),
-        )
-        .await
-        .map_err(|_| storage("connect timed out"))?
-        .map_err(storage)?;
-        *slot = Some(connection.clone());
-        Ok(connection)
-    }
-
-    /// Awaits a call with the timeout; any failure drops the connection so the next call
-    /// reconnects.
-    async fn timed<T>(
-        &self,
-        call: impl std::future::Future<Output = RedisResult<T>>,
-    ) -> Result<T, SpoolError> {
-        let failed = match tokio::time::timeout(COMMAND_TIMEOUT, call).await {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(error)) => storage(error),
-            Err(_) => storage(format_args!(
-                "no answer within {} s",
-                COMMAND_TIMEOUT.as_secs()
-            )),
-        };
-        *self.connection.lock().await = None;
-        Err(failed)
-    }
-
-    async fn command<T: FromRedisValue>(&self, command: &::redis::Cmd) -> Result<T, SpoolError> {
-        let mut connection = self.connection().await?;
-        self.timed(command.query_async(&mut connection)).await
-    }
-
-    async fn invoke<T: FromRedisValue>(
-        &self,
-        invocation: &ScriptInvocation<'_>,
-    ) -> Result<T, SpoolError> {
-        let mut connection = self.connection().await?;
-        self.timed(invocation.invoke_async(&mut connection)).await
     }
 
     /// 1 when written, 0 when full, -1 when the id is taken.
@@ -193,7 +135,7 @@ impl RedisSpool {
         call.arg(KEY_PREFIX).arg(new.route).arg(id.as_str());
         call.arg(new.size).arg(self.max_bytes).arg(new.meta);
         call.arg(new.body.as_ref()).arg(new.received_ms);
-        self.invoke(&call).await
+        self.link.invoke(&call).await
     }
 
     /// Runs a script that answers 1 when the delivery was in the state it needs, else 0.
@@ -203,7 +145,7 @@ impl RedisSpool {
         id: &DeliveryId,
         expected: &'static str,
     ) -> Result<(), SpoolError> {
-        match self.invoke::<i64>(invocation).await? {
+        match self.link.invoke::<i64>(invocation).await? {
             1 => Ok(()),
             _ => Err(SpoolError::NotFound {
                 id: id.clone(),
@@ -295,7 +237,7 @@ impl Spool for RedisSpool {
             .arg(unix_ms(now))
             .arg(limit.min(MAX_CLAIM));
         call.arg(stale_ms).arg(&self.consumer);
-        let rows: Vec<Vec<Option<Vec<u8>>>> = self.invoke(&call).await?;
+        let rows: Vec<Vec<Option<Vec<u8>>>> = self.link.invoke(&call).await?;
         let mut taken = rows
             .into_iter()
             .map(|row| decode_delivery(route, row))
@@ -353,7 +295,7 @@ impl Spool for RedisSpool {
             .arg(if route.is_some() { "1" } else { "0" })
             .arg(route.unwrap_or(""))
             .arg(limit);
-        let rows: Vec<Vec<Option<Vec<u8>>>> = self.invoke(&call).await?;
+        let rows: Vec<Vec<Option<Vec<u8>>>> = self.link.invoke(&call).await?;
         rows.into_iter().map(decode_dead_letter).collect()
     }
 
@@ -370,7 +312,7 @@ impl Spool for RedisSpool {
         call.arg(KEY_PREFIX)
             .arg(route)
             .arg(unix_ms(SystemTime::now()));
-        self.invoke(&call).await
+        self.link.invoke(&call).await
     }
 
     async fn drop_dead(&self, id: &DeliveryId) -> Result<(), SpoolError> {
@@ -382,13 +324,13 @@ impl Spool for RedisSpool {
     async fn purge_dead(&self, before: SystemTime) -> Result<u64, SpoolError> {
         let mut call = self.scripts.purge.prepare_invoke();
         call.arg(KEY_PREFIX).arg(unix_ms(before));
-        self.invoke(&call).await
+        self.link.invoke(&call).await
     }
 
     async fn counts(&self, now: SystemTime) -> Result<SpoolCounts, SpoolError> {
         let mut call = self.scripts.counts.prepare_invoke();
         call.arg(KEY_PREFIX);
-        let (bytes, rows): (String, Vec<Vec<String>>) = self.invoke(&call).await?;
+        let (bytes, rows): (String, Vec<Vec<String>>) = self.link.invoke(&call).await?;
         decode_counts(&bytes, rows, unix_ms(now))
     }
 }
