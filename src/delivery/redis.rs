@@ -58,6 +58,7 @@ pub struct RedisSpool {
     consumer: String,
     max_bytes: u64,
     appendfsync_always: Option<bool>,
+    evicts_any_key: bool,
 }
 
 fn storage(why: impl std::fmt::Display) -> SpoolError {
@@ -74,9 +75,11 @@ impl RedisSpool {
             consumer: consumer_name(),
             max_bytes,
             appendfsync_always: None,
+            evicts_any_key: false,
         };
         spool.require_aof().await?;
         spool.appendfsync_always = spool.read_appendfsync().await;
+        spool.evicts_any_key = spool.read_evicts_any_key().await?;
         Ok(spool)
     }
 
@@ -85,10 +88,10 @@ impl RedisSpool {
         self.appendfsync_always
     }
 
-    /// What the app should log as a warning at start, when Redis may lose acknowledged
-    /// deliveries in a power loss (AOF on, but not fsynced on every write, or unknown).
-    pub fn durability_warning(&self) -> Option<&'static str> {
-        match self.appendfsync_always {
+    /// What the app should log as warnings at start: each a way Redis, though it has AOF, may
+    /// still lose acknowledged deliveries.
+    pub fn durability_warnings(&self) -> Vec<&'static str> {
+        let fsync = match self.appendfsync_always {
             Some(true) => None,
             Some(false) => Some(
                 "the spool's Redis does not fsync every write (appendfsync is not `always`): \
@@ -99,7 +102,12 @@ impl RedisSpool {
                  unless it is `always`, a power loss can lose up to the last second of \
                  acknowledged deliveries",
             ),
-        }
+        };
+        let evicts = self.evicts_any_key.then_some(
+            "the spool's Redis evicts keys without a TTL under memory pressure (an allkeys-* \
+             maxmemory-policy): it can drop queued deliveries; use noeviction",
+        );
+        fsync.into_iter().chain(evicts).collect()
     }
 
     /// This process's consumer name in every route's group.
@@ -120,6 +128,17 @@ impl RedisSpool {
              could be lost in a Redis restart; set `appendonly yes` (and preferably \
              `appendfsync always`)",
         ))
+    }
+
+    /// From `INFO memory`, which works where CONFIG is renamed. Keys with no TTL (all of ours)
+    /// are evicted only by the allkeys-* policies.
+    async fn read_evicts_any_key(&self) -> Result<bool, SpoolError> {
+        let mut info = ::redis::cmd("INFO");
+        info.arg("memory");
+        let info: String = self.link.command(&info).await?;
+        Ok(info
+            .lines()
+            .any(|line| line.trim().starts_with("maxmemory_policy:allkeys")))
     }
 
     async fn read_appendfsync(&self) -> Option<bool> {

@@ -130,17 +130,29 @@ async fn reports_whether_every_write_is_fsynced() {
         Some(false),
         "the default is everysec"
     );
-    assert!(spool.durability_warning().unwrap().contains("appendfsync"));
+    assert!(spool.durability_warnings()[0].contains("appendfsync"));
     let always = Server::start_with(true, &["--appendfsync", "always"]);
     let spool = always.spool().await;
     assert_eq!(
-        (spool.appendfsync_always(), spool.durability_warning()),
-        (Some(true), None)
+        (spool.appendfsync_always(), spool.durability_warnings()),
+        (Some(true), vec![])
     );
     let renamed = Server::start_with(true, &["--rename-command", "CONFIG", ""]);
     let spool = renamed.spool().await;
     assert_eq!(spool.appendfsync_always(), None, "CONFIG renamed away");
-    assert!(spool.durability_warning().is_some());
+    assert_eq!(spool.durability_warnings().len(), 1);
+    let evicting = Server::start_with(
+        true,
+        &[
+            "--appendfsync",
+            "always",
+            "--maxmemory-policy",
+            "allkeys-lru",
+        ],
+    );
+    let warnings = evicting.spool().await.durability_warnings();
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].contains("noeviction"), "{warnings:?}");
 }
 
 #[tokio::test]
