@@ -15,7 +15,7 @@ use anyhow::Context;
 use crate::admin::Health;
 use crate::config::{Config, LiveConfig, SpoolLocation, SpoolSettings};
 use crate::delivery::dispatcher::Dispatcher;
-use crate::delivery::{DiskSpool, Queue, SpoolError, SpoolStore};
+use crate::delivery::{DiskSpool, Queue, RedisSpool, SpoolStore};
 use crate::proxy::Proxy;
 use crate::telemetry::metrics::Metrics;
 
@@ -127,9 +127,16 @@ async fn open_queue(settings: &SpoolSettings, metrics: Arc<Metrics>) -> anyhow::
         SpoolLocation::Directory(dir) => DiskSpool::open(dir, settings.max_bytes)
             .await
             .map(SpoolStore::Disk),
-        SpoolLocation::Redis(_) => Err(SpoolError::Storage(
-            "the Redis spool is not built yet".into(),
-        )),
+        SpoolLocation::Redis(url) => {
+            RedisSpool::connect(url, settings.max_bytes)
+                .await
+                .map(|spool| {
+                    for warning in spool.durability_warnings() {
+                        tracing::warn!("spool: {warning}");
+                    }
+                    SpoolStore::Redis(spool)
+                })
+        }
     }
     .with_context(|| format!("cannot open the spool at {}", settings.shown_location()))?;
     tracing::info!(spool = %settings.shown_location(), "spool open");

@@ -760,7 +760,7 @@ impl Batch<'_> {
 }
 
 /// The bytes a delivery is charged against `max_bytes`: its variable fields plus a fixed overhead.
-fn charged_size(route: &str, delivery: &NewDelivery) -> u64 {
+pub(super) fn charged_size(route: &str, delivery: &NewDelivery) -> u64 {
     let headers: usize = delivery
         .headers
         .iter()
@@ -777,7 +777,7 @@ fn charged_size(route: &str, delivery: &NewDelivery) -> u64 {
 }
 
 /// Random bits without a dependency: std's hasher keys are seeded from the OS per instance.
-fn random_u32() -> u32 {
+pub(super) fn random_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let bits = std::collections::hash_map::RandomState::new()
         .build_hasher()

@@ -1,5 +1,6 @@
 //! The spool interface: what a queued delivery is, its id, its states, and the operations every
-//! backend (the embedded disk store today, Redis later) offers the dispatcher and the admin API.
+//! backend (the embedded disk store, or Redis shared by replicas) offers the dispatcher and the
+//! admin API.
 
 use std::collections::BTreeMap;
 use std::fmt;

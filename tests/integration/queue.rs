@@ -7,18 +7,22 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    github_headers, http1_request, send_raw, App, Hookguard, RawResponse, Recorded,
+    github_headers, http1_request, send_raw, App, Hookguard, RawResponse, Recorded, Redis,
 };
 
 const SECRET: &str = "queue-test-secret";
 
 /// One GitHub-signed queue route at `/gh` in front of `upstream`, spooling in `spool`.
 fn config(upstream: SocketAddr, spool: &std::path::Path, top: &str, delivery: &str) -> String {
+    config_with_store(upstream, &spool.display().to_string(), top, delivery)
+}
+
+/// The same route spooling in `store`: a directory or a Redis URL.
+fn config_with_store(upstream: SocketAddr, store: &str, top: &str, delivery: &str) -> String {
     format!(
         "listen: 127.0.0.1:0\nupstream: http://{upstream}\nadmin: 127.0.0.1:0\n\
-         spool: {{store: {}}}\n{top}\nroutes:\n  - path: /gh\n    name: gh\n    provider: github\n\
-         \x20   secrets: [{{value: {SECRET}}}]\n    delivery: {{mode: queue, {delivery}}}\n",
-        spool.display()
+         spool: {{store: '{store}'}}\n{top}\nroutes:\n  - path: /gh\n    name: gh\n    provider: github\n\
+         \x20   secrets: [{{value: {SECRET}}}]\n    delivery: {{mode: queue, {delivery}}}\n"
     )
 }
 
@@ -210,8 +214,20 @@ async fn the_senders_retry_of_a_spooled_delivery_is_a_duplicate_and_not_spooled_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkill_mid_stream_loses_no_acknowledged_delivery() {
     let spool = tempfile::tempdir().unwrap();
+    let store = spool.path().display().to_string();
+    sigkill_mid_stream_loses_nothing(&store).await;
+}
+
+/// The same against the Redis spool, on a real redis-server with AOF on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_mid_stream_loses_no_acknowledged_delivery_on_redis() {
+    let redis = Redis::start(true);
+    sigkill_mid_stream_loses_nothing(&redis.url()).await;
+}
+
+async fn sigkill_mid_stream_loses_nothing(store: &str) {
     let upstream = App::free_addr();
-    let config = config(upstream, spool.path(), "", "retry: [1s]");
+    let config = config_with_store(upstream, store, "", "retry: [1s], attempt_timeout: 2s");
     let proxy = Hookguard::start(&config);
     let acknowledged = send_until_killed(&proxy, 8).await;
     assert!(
@@ -428,4 +444,69 @@ async fn the_example_configs_queue_route_delivers_once_the_app_starts() {
     assert_eq!(header(&seen[0], "x-hookguard-delivery"), id);
     assert_eq!(header(&seen[0], "x-hookguard-route"), "filedgr");
     assert_eq!(seen[0].body.as_ref(), body);
+}
+
+/// Two replicas share one Redis. Replica A holds deliveries in flight (its app never answers)
+/// when it is SIGKILLed; replica B takes them over once they are stale and delivers every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_holding_deliveries_leaves_them_to_the_other() {
+    let redis = Redis::start(true);
+    // Accepts connections and never answers: A's attempts hang until attempt_timeout.
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let policy = "retry: [1s], attempt_timeout: 3s, concurrency: 4";
+    let a = Hookguard::start(&config_with_store(
+        black_hole.local_addr().unwrap(),
+        &redis.url(),
+        "",
+        policy,
+    ));
+    let mut sent = BTreeSet::new();
+    for n in 0..20 {
+        let body = format!("{{\"replica\":{n}}}");
+        sent.insert(queued_id(&send_raw(a.addr, &signed(body.as_bytes())).await));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.signal("KILL");
+
+    let app = App::start().await;
+    let b_started = Instant::now();
+    let b = Hookguard::start(&config_with_store(app.addr, &redis.url(), "", policy));
+    let mut seen = Vec::new();
+    wait_for(&app, &mut seen, 20, Duration::from_secs(40)).await;
+    let arrived: BTreeSet<String> = seen
+        .iter()
+        .map(|r| header(r, "x-hookguard-delivery").to_string())
+        .collect();
+    assert_eq!(arrived, sent);
+    // What A held in flight (its concurrency, 4) comes back only once stale: attempt_timeout
+    // + 10 s without A. The rest were never claimed and go at once.
+    let stale_after = b_started + Duration::from_secs(12);
+    let late = seen.iter().filter(|r| r.at >= stale_after).count();
+    assert!(
+        (1..=4).contains(&late),
+        "{late} arrived after A's claims went stale"
+    );
+    drop(b);
+}
+
+#[tokio::test]
+async fn a_redis_without_appendonly_is_refused_at_start() {
+    let redis = Redis::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookguard.yaml");
+    let upstream: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+    std::fs::write(
+        &path,
+        config_with_store(upstream, &redis.url(), "", "retry: [1s]"),
+    )
+    .unwrap();
+    let output = std::process::Command::new(crate::support::binary())
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("appendonly yes"), "{stderr}");
+    assert!(!stderr.contains("listening"), "{stderr}");
 }

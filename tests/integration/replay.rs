@@ -2,13 +2,12 @@
 //! gets 409, a failed delivery's retry goes through, shadow mode never records, and two processes
 //! sharing a real redis-server agree; with Redis stopped, dedup routes fail closed with 503.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
 
 use crate::support::{
-    github_config, github_headers, http1_request, send_raw, App, Hookguard, APP_STATUS,
+    github_config, github_headers, http1_request, send_raw, App, Hookguard, Redis, APP_STATUS,
 };
 
 const SECRET: &str = "replay-test-secret";
@@ -134,60 +133,9 @@ async fn a_signed_delivery_id_is_the_key_and_shadow_mode_never_records() {
     );
 }
 
-/// A real redis-server on a free loopback port, stopped on drop.
-struct Redis {
-    port: u16,
-    child: Child,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let mut child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (.ci/run installs it)");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Redis { port, child };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("redis-server did not start on port {port}");
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[tokio::test]
 async fn two_processes_sharing_redis_forward_a_duplicate_once_and_fail_closed_without_it() {
-    let mut redis = Redis::start();
+    let mut redis = Redis::start(false);
     let app = App::start().await;
     let top = format!("dedup: {{store: 'redis://127.0.0.1:{}/0'}}", redis.port);
     let first = Hookguard::start(&config(&app, &top, "    dedup: {ttl: 1h}"));

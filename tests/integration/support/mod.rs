@@ -6,10 +6,12 @@
 mod app;
 pub mod demo;
 mod process;
+mod redis;
 mod signers;
 mod wire;
 
 pub use app::*;
 pub use process::*;
+pub use redis::*;
 pub use signers::*;
 pub use wire::*;
