@@ -5,12 +5,13 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::support::{
-    github_headers, http1_request, send_raw, App, Hookguard, RawResponse, Recorded,
+    binary, github_headers, http1_request, send_raw, App, Hookguard, RawResponse, Recorded,
 };
 
 const SECRET: &str = "admin-api-test-secret";
@@ -370,4 +371,134 @@ async fn without_a_spool_the_api_says_so() {
         assert_eq!(response.status, 404, "{path}");
         assert_eq!(response.body_text(), r#"{"error":"no spool configured"}"#);
     }
+}
+
+/// Runs `hookguard dead-letters ARGS` against `proxy`'s admin API, the token in the environment
+/// when given.
+fn cli(proxy: &Hookguard, args: &[&str], token: Option<&str>) -> Output {
+    let url = format!("http://{}", admin_addr(proxy));
+    let mut command = Command::new(binary());
+    command
+        .args(["dead-letters", "--admin", &url])
+        .args(args)
+        .env_remove(TOKEN_ENV);
+    if let Some(token) = token {
+        command.env(TOKEN_ENV, token);
+    }
+    command.output().expect("run the CLI")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn failure(output: &Output) -> String {
+    assert!(!output.status.success(), "succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_lists_replays_and_drops_dead_letters() {
+    let spool = tempfile::tempdir().unwrap();
+    let app = App::start_scripted(&[400, 400]).await;
+    let proxy = start(&app, spool.path(), "127.0.0.1:0", true);
+    let first = deliver(&proxy, 1).await;
+    dead_letters(&proxy, 1).await;
+    let second = deliver(&proxy, 2).await;
+    dead_letters(&proxy, 2).await;
+    let mut seen = app.take();
+
+    let table = stdout(&cli(&proxy, &["list", "--route", "gh"], None));
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    for column in [
+        "id",
+        "route",
+        "reason",
+        "attempts",
+        "last_status",
+        "received_at",
+        "event",
+    ] {
+        assert!(lines[0].contains(column), "{table}");
+    }
+    assert!(
+        lines[1].starts_with(&first) && lines[2].starts_with(&second),
+        "{table}"
+    );
+    assert!(lines[1].contains("rejected") && lines[1].contains("400") && lines[1].contains("push"));
+
+    let token_file = spool.path().join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let token_path = token_file.to_str().expect("utf-8 path");
+    let replayed = cli(
+        &proxy,
+        &["--token-file", token_path, "replay", &first],
+        None,
+    );
+    assert_eq!(stdout(&replayed).trim(), format!("replayed {first}"));
+    received(&app, &mut seen, 3).await;
+    assert_eq!(header(&seen[2], "x-hookguard-delivery"), first);
+
+    let dropped = stdout(&cli(&proxy, &["drop", &second], Some(TOKEN)));
+    assert_eq!(dropped.trim(), format!("dropped {second}"));
+    dead_letters(&proxy, 0).await;
+    assert_eq!(
+        stdout(&cli(&proxy, &["list"], None)).trim(),
+        "no dead letters"
+    );
+    let route = stdout(&cli(&proxy, &["replay", "--route", "gh"], Some(TOKEN)));
+    assert_eq!(route.trim(), "replayed 0 dead letter(s) of route gh");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_fails_with_a_clear_message() {
+    let spool = tempfile::tempdir().unwrap();
+    let app = App::start().await;
+    let proxy = start(&app, spool.path(), "127.0.0.1:0", true);
+    let unknown = "0123456789abcdef01234567";
+    let missing = failure(&cli(&proxy, &["drop", unknown], None));
+    assert!(
+        missing.contains("unauthorized") && missing.contains(TOKEN_ENV),
+        "{missing}"
+    );
+    let wrong = failure(&cli(
+        &proxy,
+        &["drop", unknown],
+        Some("admin-token-wrong-000"),
+    ));
+    assert!(wrong.contains("refused the token"), "{wrong}");
+    let absent = failure(&cli(&proxy, &["replay", unknown], Some(TOKEN)));
+    assert!(
+        absent.contains(&format!("no dead letter {unknown}")),
+        "{absent}"
+    );
+    let bad_limit = failure(&cli(&proxy, &["list", "--limit", "0"], None));
+    assert!(bad_limit.contains("400"), "{bad_limit}");
+
+    let untokened_spool = tempfile::tempdir().unwrap();
+    let untokened = start(&app, untokened_spool.path(), "127.0.0.1:0", false);
+    let forbidden = failure(&cli(&untokened, &["drop", unknown], Some(TOKEN)));
+    assert!(
+        forbidden.contains("admin token not configured"),
+        "{forbidden}"
+    );
+
+    let closed = App::free_addr();
+    let output = Command::new(binary())
+        .args([
+            "dead-letters",
+            "--admin",
+            &format!("http://{closed}"),
+            "list",
+        ])
+        .output()
+        .expect("run the CLI");
+    let refused = failure(&output);
+    assert!(refused.contains("cannot reach the admin API"), "{refused}");
 }
