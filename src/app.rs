@@ -71,7 +71,13 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         metrics: Arc::clone(&metrics),
     });
     if let Some(addr) = admin {
-        start_admin(addr, Arc::clone(&health)).await?;
+        let admin = crate::admin::Admin {
+            health: Arc::clone(&health),
+            live: Arc::clone(&live),
+            queue: queue.clone(),
+            loopback: addr.ip().is_loopback(),
+        };
+        start_admin(addr, admin).await?;
     }
     let addr = listener.local_addr().context("listener address")?;
     tokio::spawn(crate::config::reload::watch(
@@ -143,14 +149,15 @@ async fn open_queue(settings: &SpoolSettings, metrics: Arc<Metrics>) -> anyhow::
     Ok(Queue::new(store, metrics))
 }
 
-/// `/livez`, `/readyz` and `/metrics`, on this runtime, so they answer while the workers drain.
-async fn start_admin(addr: std::net::SocketAddr, health: Arc<Health>) -> anyhow::Result<()> {
+/// The probes, `/metrics` and the admin API, on this runtime, so they answer while the workers
+/// drain.
+async fn start_admin(addr: std::net::SocketAddr, admin: crate::admin::Admin) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on admin address {addr}"))?;
     let bound = listener.local_addr().context("admin address")?;
     tracing::info!(admin_addr = %bound, "admin endpoints up");
-    tokio::spawn(crate::admin::run(listener, health));
+    tokio::spawn(crate::admin::run(listener, Arc::new(admin)));
     Ok(())
 }
 

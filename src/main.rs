@@ -1,4 +1,5 @@
-//! The `hookguard` command: logging, the CLI, and exit codes. The work is in the library.
+//! The `hookguard` command: logging, the CLI, and exit codes. The work is in the library, or in
+//! `cli/` for what only the command does.
 
 mod cli;
 
@@ -63,6 +64,8 @@ enum Command {
         /// The body file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
+    /// List, replay or drop dead letters through a running hookguard's admin API.
+    DeadLetters(cli::dead_letters::DeadLetters),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
             content_type: content_type.as_deref(),
             file,
         }),
+        Command::DeadLetters(args) => cli::dead_letters::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

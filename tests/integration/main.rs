@@ -1,6 +1,7 @@
 //! The one integration test binary: every test drives the real `hookguard` binary over real sockets.
 
 mod access;
+mod admin_api;
 mod answers;
 mod cli;
 mod connections;
