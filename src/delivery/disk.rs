@@ -1,11 +1,19 @@
 //! The embedded spool: one redb database file in the spool directory. A single writer thread
-//! group-commits every change that queued up during the previous commit in one transaction with
-//! one fsync (none when only the dispatcher's own changes are in it); reads run on tokio's
-//! blocking pool beside it (redb readers never wait on the writer).
+//! (`writer`) group-commits every change that queued up during the previous commit in one
+//! transaction with one fsync (none when only the dispatcher's own changes are in it); reads run
+//! on tokio's blocking pool beside it (redb readers never wait on the writer).
+//!
+//! A delivery is kept as three records under its id (a `u128`): what never changes (`FIXED`,
+//! encoded once by the caller), its body (`BODIES`), and the small status the dispatcher moves
+//! along (`STATUS`), so a claim or a `delivered` never re-encodes headers. Three indexes order
+//! them: pending by due time (`DUE`), pending by receipt (`WAITING`, for the oldest pending
+//! age) and dead letters by route (`DEAD`). The counts per route are kept by the writer as it
+//! commits, so the metrics never scan the spool.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -14,30 +22,30 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::spool::{
-    from_unix_ms, unix_ms, AttemptEnd, DeadLetter, DeadReason, Delivery, DeliveryId, NewDelivery,
-    RouteCounts, Spool, SpoolCounts, SpoolError,
+    unix_ms, AttemptEnd, DeadLetter, DeadReason, Delivery, DeliveryId, NewDelivery, Spool,
+    SpoolCounts, SpoolError,
 };
 
 /// The file inside the spool directory.
 pub const FILE_NAME: &str = "spool.redb";
 
-/// id -> the postcard-encoded [`Record`] (everything but the body).
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// id -> the postcard-encoded [`Fixed`] part.
+const FIXED: TableDefinition<u128, &[u8]> = TableDefinition::new("fixed");
 /// id -> body, kept apart so listing and scheduling never read a body.
-const BODIES: TableDefinition<&str, &[u8]> = TableDefinition::new("bodies");
-/// (route, due ms, id) -> attempt, for pending deliveries only: the due order per route.
-const DUE: TableDefinition<(&str, u64, &str), u32> = TableDefinition::new("due");
-/// (route, id) -> (), for dead letters only.
-const DEAD: TableDefinition<(&str, &str), ()> = TableDefinition::new("dead");
+const BODIES: TableDefinition<u128, &[u8]> = TableDefinition::new("bodies");
+/// id -> the postcard-encoded [`Status`].
+const STATUS: TableDefinition<u128, &[u8]> = TableDefinition::new("status");
+/// (route, due ms, id), for pending deliveries only: the order they are claimed in.
+const DUE: TableDefinition<(&str, u64, u128), ()> = TableDefinition::new("due");
+/// (route, received ms, id), for pending deliveries only: the oldest one waiting.
+const WAITING: TableDefinition<(&str, u64, u128), ()> = TableDefinition::new("waiting");
+/// (route, id), for dead letters only.
+const DEAD: TableDefinition<(&str, u128), ()> = TableDefinition::new("dead");
 
 /// At most this many changes go in one transaction, so one commit stays short.
 const MAX_BATCH: usize = 4096;
 /// Bytes a record is charged beyond its variable fields, so `max_bytes` also bounds tiny bodies.
 const RECORD_OVERHEAD: u64 = 64;
-/// The dispatcher's own changes skip the fsync (see [`Op::must_be_durable`]); at least this
-/// often one is made anyway, because redb frees pages only in durable commits.
-const MAX_NON_DURABLE_COMMITS: u32 = 256;
-const MAX_NON_DURABLE_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 enum State {
@@ -46,24 +54,30 @@ enum State {
     Dead { reason: DeadReason, at_ms: u64 },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Record {
-    route: String,
+/// What a delivery is and never stops being.
+#[derive(Debug, Serialize, Deserialize)]
+struct Fixed {
     method: String,
     path_and_query: String,
     headers: Vec<(Vec<u8>, Vec<u8>)>,
-    received_at_ms: u64,
-    age_from_ms: u64,
-    attempt: u32,
-    state: State,
-    size: u64,
     event: Option<String>,
     provider_delivery: Option<String>,
+}
+
+/// Where a delivery stands: all the dispatcher reads and writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Status {
+    route: String,
+    state: State,
+    attempt: u32,
+    received_at_ms: u64,
+    age_from_ms: u64,
+    size: u64,
     last_status: Option<u16>,
     last_error: Option<String>,
 }
 
-impl Record {
+impl Status {
     fn remember(&mut self, last: AttemptEnd) {
         self.last_status = last.status;
         self.last_error = Some(last.error);
@@ -74,6 +88,44 @@ impl Record {
             status: self.last_status,
             error: error.clone(),
         })
+    }
+}
+
+/// Deliveries per route and state, and the bytes held: the writer keeps them as it commits.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    routes: BTreeMap<String, [u64; 3]>,
+    bytes: u64,
+}
+
+const PENDING: usize = 0;
+const IN_FLIGHT: usize = 1;
+const DEAD_LETTERS: usize = 2;
+
+impl Tally {
+    fn slot(state: &State) -> usize {
+        match state {
+            State::Pending { .. } => PENDING,
+            State::InFlight { .. } => IN_FLIGHT,
+            State::Dead { .. } => DEAD_LETTERS,
+        }
+    }
+
+    fn add(&mut self, route: &str, state: &State) {
+        let counts = self.routes.entry(route.to_owned()).or_default();
+        counts[Self::slot(state)] += 1;
+    }
+
+    fn remove(&mut self, route: &str, state: &State) {
+        if let Some(counts) = self.routes.get_mut(route) {
+            let slot = &mut counts[Self::slot(state)];
+            *slot = slot.saturating_sub(1);
+        }
+    }
+
+    fn moved(&mut self, route: &str, from: &State, to: &State) {
+        self.remove(route, from);
+        self.add(route, to);
     }
 }
 
@@ -109,8 +161,17 @@ impl From<Fault> for SpoolError {
 
 type Stored<T> = Result<T, Fault>;
 
+/// A new delivery, already encoded.
+struct Enqueue {
+    route: String,
+    fixed: Vec<u8>,
+    body: Bytes,
+    received_at_ms: u64,
+    size: u64,
+}
+
 enum Op {
-    Enqueue(String, NewDelivery),
+    Enqueue(Enqueue),
     Claim {
         route: String,
         now_ms: u64,
@@ -165,6 +226,8 @@ pub struct DiskSpool {
     db: Arc<Database>,
     writer: mpsc::Sender<Message>,
     commits: Arc<AtomicU64>,
+    /// The counts as of the last commit, kept by the writer so counting never scans.
+    tally: Arc<Mutex<Tally>>,
 }
 
 impl DiskSpool {
@@ -174,19 +237,19 @@ impl DiskSpool {
         let opened = tokio::task::spawn_blocking(move || open_blocking(&dir))
             .await
             .map_err(|e| SpoolError::Storage(e.to_string()))??;
-        let (db, bytes, last_id) = opened;
+        let (db, tally, last_id) = opened;
         let db = Arc::new(db);
         let commits = Arc::new(AtomicU64::new(0));
+        let published = Arc::new(Mutex::new(tally.clone()));
         let (sender, receiver) = mpsc::channel();
-        let writer = Writer {
-            db: Arc::clone(&db),
-            commits: Arc::clone(&commits),
-            bytes,
+        let writer = Writer::new(
+            Arc::clone(&db),
+            Arc::clone(&commits),
+            Arc::clone(&published),
+            tally,
             max_bytes,
             last_id,
-            non_durable_commits: 0,
-            last_durable: std::time::Instant::now(),
-        };
+        );
         std::thread::Builder::new()
             .name("spool-writer".into())
             .spawn(move || writer.run(&receiver))
@@ -195,6 +258,7 @@ impl DiskSpool {
             db,
             writer: sender,
             commits,
+            tally: published,
         })
     }
 
@@ -249,7 +313,24 @@ fn unexpected_output() -> SpoolError {
 
 impl Spool for DiskSpool {
     async fn enqueue(&self, route: &str, delivery: NewDelivery) -> Result<DeliveryId, SpoolError> {
-        match self.change(Op::Enqueue(route.to_owned(), delivery)).await? {
+        // Encoded here, on the caller's thread, so the one writer thread only stores bytes.
+        let size = charged_size(route, &delivery);
+        let received_at_ms = unix_ms(delivery.received_at);
+        let fixed = Fixed {
+            method: delivery.method,
+            path_and_query: delivery.path_and_query,
+            headers: delivery.headers,
+            event: delivery.event,
+            provider_delivery: delivery.provider_delivery,
+        };
+        let op = Op::Enqueue(Enqueue {
+            route: route.to_owned(),
+            fixed: postcard::to_allocvec(&fixed).map_err(|e| SpoolError::Storage(e.to_string()))?,
+            body: delivery.body,
+            received_at_ms,
+            size,
+        });
+        match self.change(op).await? {
             Output::Id(id) => Ok(id),
             _ => Err(unexpected_output()),
         }
@@ -334,429 +415,56 @@ impl Spool for DiskSpool {
     }
 
     async fn counts(&self, now: SystemTime) -> Result<SpoolCounts, SpoolError> {
+        let tally = self
+            .tally
+            .lock()
+            .map_err(|_| SpoolError::Storage("spool counts poisoned".into()))?
+            .clone();
         let now_ms = unix_ms(now);
-        self.read(move |db| read_counts(db, now_ms)).await
+        self.read(move |db| read_counts(db, tally, now_ms)).await
     }
 }
 
 /// Opens the file, creates the tables, and puts every in-flight delivery back to pending.
-/// Returns the database, the bytes held and the last id's time-and-counter.
-fn open_blocking(dir: &Path) -> Stored<(Database, u64, u64)> {
+/// Returns the database, the counts and the last id's time-and-counter.
+fn open_blocking(dir: &Path) -> Stored<(Database, Tally, u64)> {
     std::fs::create_dir_all(dir)?;
     let db = Database::create(dir.join(FILE_NAME))?;
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate);
-    let (bytes, last_id) = {
-        let mut meta = txn.open_table(META)?;
+    let opened = {
+        let mut status = txn.open_table(STATUS)?;
+        let fixed = txn.open_table(FIXED)?;
         txn.open_table(BODIES)?;
         let mut due = txn.open_table(DUE)?;
+        let mut waiting = txn.open_table(WAITING)?;
         txn.open_table(DEAD)?;
-        let mut bytes = 0u64;
+        let mut tally = Tally::default();
         let mut in_flight = Vec::new();
-        for entry in meta.iter()? {
+        for entry in status.iter()? {
             let (id, encoded) = entry?;
-            let record: Record = postcard::from_bytes(encoded.value())?;
-            bytes = bytes.saturating_add(record.size);
+            let mut record: Status = postcard::from_bytes(encoded.value())?;
+            tally.bytes = tally.bytes.saturating_add(record.size);
             if let State::InFlight { due_ms } = record.state {
-                in_flight.push((id.value().to_owned(), due_ms, record));
+                record.state = State::Pending { due_ms };
+                in_flight.push((id.value(), record.clone()));
             }
+            tally.add(&record.route, &record.state);
         }
-        for (id, due_ms, mut record) in in_flight {
-            record.state = State::Pending { due_ms };
-            meta.insert(id.as_str(), postcard::to_allocvec(&record)?.as_slice())?;
-            due.insert((record.route.as_str(), due_ms, id.as_str()), record.attempt)?;
+        for (id, record) in in_flight {
+            status.insert(id, postcard::to_allocvec(&record)?.as_slice())?;
+            if let State::Pending { due_ms } = record.state {
+                due.insert((record.route.as_str(), due_ms, id), ())?;
+            }
+            waiting.insert((record.route.as_str(), record.received_at_ms, id), ())?;
         }
-        let last_id = meta
-            .last()?
-            .and_then(|(id, _)| DeliveryId::parse(id.value()))
-            .map_or(0, |id| id.time_and_counter());
-        (bytes, last_id)
+        let last_id = fixed.last()?.map_or(0, |(id, _)| {
+            DeliveryId::from_u128(id.value()).time_and_counter()
+        });
+        (tally, last_id)
     };
     txn.commit()?;
-    Ok((db, bytes, last_id))
-}
-
-/// The only thread that writes: it owns the byte count and the id sequence.
-struct Writer {
-    db: Arc<Database>,
-    commits: Arc<AtomicU64>,
-    bytes: u64,
-    max_bytes: u64,
-    last_id: u64,
-    non_durable_commits: u32,
-    last_durable: std::time::Instant,
-}
-
-impl Writer {
-    /// Waits for a change, then commits it with every change that queued up meanwhile.
-    fn run(mut self, messages: &mpsc::Receiver<Message>) {
-        let mut close_ack = None;
-        while close_ack.is_none() {
-            let Ok(first) = messages.recv() else { break };
-            let mut ops = Vec::new();
-            let mut replies = Vec::new();
-            for message in std::iter::once(first).chain(messages.try_iter().take(MAX_BATCH)) {
-                match message {
-                    Message::Change(op, reply) => {
-                        ops.push(op);
-                        replies.push(reply);
-                    }
-                    Message::Close(ack) => close_ack = Some(ack),
-                }
-            }
-            if !ops.is_empty() {
-                self.commit(ops, replies);
-            }
-        }
-        self.make_durable();
-        // The file closes when the last handle goes; drop ours before saying it is closed.
-        drop(self);
-        if let Some(ack) = close_ack {
-            let _ = ack.send(());
-        }
-    }
-
-    /// An empty durable commit, so the dispatcher's last changes survive a clean stop.
-    fn make_durable(&mut self) {
-        if self.non_durable_commits == 0 {
-            return;
-        }
-        let committed = self
-            .db
-            .begin_write()
-            .map_err(Fault::from)
-            .and_then(|mut txn| {
-                txn.set_durability(Durability::Immediate);
-                txn.commit().map_err(Fault::from)
-            });
-        match committed {
-            Ok(()) => self.non_durable_commits = 0,
-            Err(fault) => tracing::error!(error = %fault.0, "spool: final commit failed"),
-        }
-    }
-
-    fn commit(&mut self, ops: Vec<Op>, replies: Vec<oneshot::Sender<Answer>>) {
-        match self.apply_all(ops) {
-            Ok((answers, bytes)) => {
-                self.bytes = bytes;
-                self.commits.fetch_add(1, Ordering::Relaxed);
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(answer);
-                }
-            }
-            Err(fault) => {
-                tracing::error!(error = %fault.0, "spool commit failed");
-                for reply in replies {
-                    let _ = reply.send(Err(SpoolError::Storage(fault.0.clone())));
-                }
-            }
-        }
-    }
-
-    /// One transaction, and one fsync when a change in it must be durable. Returns each change's answer and the bytes held after it.
-    fn apply_all(&mut self, ops: Vec<Op>) -> Stored<(Vec<Answer>, u64)> {
-        let durable = ops.iter().any(Op::must_be_durable)
-            || self.non_durable_commits >= MAX_NON_DURABLE_COMMITS
-            || self.last_durable.elapsed() >= MAX_NON_DURABLE_TIME;
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(if durable {
-            Durability::Immediate
-        } else {
-            Durability::None
-        });
-        let mut batch = Batch {
-            meta: txn.open_table(META)?,
-            bodies: txn.open_table(BODIES)?,
-            due: txn.open_table(DUE)?,
-            dead: txn.open_table(DEAD)?,
-            bytes: self.bytes,
-            max_bytes: self.max_bytes,
-            last_id: self.last_id,
-            now_ms: unix_ms(SystemTime::now()),
-        };
-        let answers = ops
-            .into_iter()
-            .map(|op| batch.apply(op))
-            .collect::<Stored<Vec<_>>>()?;
-        let (bytes, last_id) = (batch.bytes, batch.last_id);
-        drop(batch);
-        txn.commit()?;
-        self.last_id = last_id;
-        if durable {
-            self.non_durable_commits = 0;
-            self.last_durable = std::time::Instant::now();
-        } else {
-            self.non_durable_commits += 1;
-        }
-        Ok((answers, bytes))
-    }
-}
-
-/// The tables of one write transaction and the writer's counters as the batch changes them.
-struct Batch<'txn> {
-    meta: redb::Table<'txn, &'static str, &'static [u8]>,
-    bodies: redb::Table<'txn, &'static str, &'static [u8]>,
-    due: redb::Table<'txn, (&'static str, u64, &'static str), u32>,
-    dead: redb::Table<'txn, (&'static str, &'static str), ()>,
-    bytes: u64,
-    max_bytes: u64,
-    last_id: u64,
-    now_ms: u64,
-}
-
-fn not_found(id: DeliveryId, expected: &'static str) -> Answer {
-    Err(SpoolError::NotFound { id, expected })
-}
-
-impl Batch<'_> {
-    fn apply(&mut self, op: Op) -> Stored<Answer> {
-        match op {
-            Op::Enqueue(route, delivery) => self.enqueue(route, delivery),
-            Op::Claim {
-                route,
-                now_ms,
-                limit,
-            } => self.claim(&route, now_ms, limit),
-            Op::Delivered(id) => self.delivered(id),
-            Op::Retry(id, due_ms, last) => self.retry(id, due_ms, last),
-            Op::Dead(id, reason, last) => self.dead(id, reason, last),
-            Op::Replay(id) => self.replay(id),
-            Op::ReplayRoute(route) => self.replay_route(&route),
-            Op::DropDead(id) => self.drop_dead(id),
-            Op::Purge { before_ms } => self.purge(before_ms),
-        }
-    }
-
-    fn enqueue(&mut self, route: String, delivery: NewDelivery) -> Stored<Answer> {
-        let size = charged_size(&route, &delivery);
-        if self.bytes.saturating_add(size) > self.max_bytes {
-            return Ok(Err(SpoolError::Full));
-        }
-        let id = self.next_id();
-        let due_ms = unix_ms(delivery.received_at);
-        let record = Record {
-            route,
-            method: delivery.method,
-            path_and_query: delivery.path_and_query,
-            headers: delivery.headers,
-            received_at_ms: unix_ms(delivery.received_at),
-            age_from_ms: unix_ms(delivery.received_at),
-            attempt: 0,
-            state: State::Pending { due_ms },
-            size,
-            event: delivery.event,
-            provider_delivery: delivery.provider_delivery,
-            last_status: None,
-            last_error: None,
-        };
-        self.put(&id, &record)?;
-        self.bodies.insert(id.as_str(), delivery.body.as_ref())?;
-        self.due
-            .insert((record.route.as_str(), due_ms, id.as_str()), 0)?;
-        self.bytes = self.bytes.saturating_add(size);
-        Ok(Ok(Output::Id(id)))
-    }
-
-    /// Strictly increasing within this store even if the clock steps back.
-    fn next_id(&mut self) -> DeliveryId {
-        self.last_id = (self.now_ms << 16).max(self.last_id.saturating_add(1));
-        DeliveryId::new(self.last_id, random_u32())
-    }
-
-    fn claim(&mut self, route: &str, now_ms: u64, limit: usize) -> Stored<Answer> {
-        let mut due_ids = Vec::new();
-        for entry in self
-            .due
-            .range((route, 0u64, "")..(route, now_ms.saturating_add(1), ""))?
-            .take(limit)
-        {
-            let (key, _) = entry?;
-            due_ids.extend(DeliveryId::parse(key.value().2));
-        }
-        let mut taken = Vec::with_capacity(due_ids.len());
-        for id in due_ids {
-            taken.extend(self.take(id)?);
-        }
-        Ok(Ok(Output::Deliveries(taken)))
-    }
-
-    fn take(&mut self, id: DeliveryId) -> Stored<Option<Delivery>> {
-        let Some(mut record) = self.get(&id)? else {
-            return Ok(None);
-        };
-        let State::Pending { due_ms } = record.state else {
-            return Ok(None);
-        };
-        self.due
-            .remove((record.route.as_str(), due_ms, id.as_str()))?;
-        record.state = State::InFlight { due_ms };
-        self.put(&id, &record)?;
-        let body = match self.bodies.get(id.as_str())? {
-            Some(body) => Bytes::copy_from_slice(body.value()),
-            None => return Err(Fault(format!("delivery {id} has no body"))),
-        };
-        Ok(Some(Delivery {
-            id,
-            route: record.route,
-            method: record.method,
-            path_and_query: record.path_and_query,
-            headers: record.headers,
-            body,
-            received_at: from_unix_ms(record.received_at_ms),
-            age_from: from_unix_ms(record.age_from_ms),
-            attempt: record.attempt,
-            next_due: from_unix_ms(due_ms),
-            event: record.event,
-        }))
-    }
-
-    fn delivered(&mut self, id: DeliveryId) -> Stored<Answer> {
-        match self.get(&id)? {
-            Some(record) if matches!(record.state, State::InFlight { .. }) => {
-                self.remove(&id, &record)?;
-                Ok(Ok(Output::Done))
-            }
-            _ => Ok(not_found(id, "in-flight")),
-        }
-    }
-
-    fn retry(&mut self, id: DeliveryId, due_ms: u64, last: AttemptEnd) -> Stored<Answer> {
-        let Some(mut record) = self.get(&id)? else {
-            return Ok(not_found(id, "in-flight"));
-        };
-        let State::InFlight { .. } = record.state else {
-            return Ok(not_found(id, "in-flight"));
-        };
-        record.attempt = record.attempt.saturating_add(1);
-        record.remember(last);
-        record.state = State::Pending { due_ms };
-        self.put(&id, &record)?;
-        self.due
-            .insert((record.route.as_str(), due_ms, id.as_str()), record.attempt)?;
-        Ok(Ok(Output::Done))
-    }
-
-    fn dead(
-        &mut self,
-        id: DeliveryId,
-        reason: DeadReason,
-        last: Option<AttemptEnd>,
-    ) -> Stored<Answer> {
-        let Some(mut record) = self.get(&id)? else {
-            return Ok(not_found(id, "pending or in-flight"));
-        };
-        match record.state {
-            State::Pending { due_ms } => {
-                self.due
-                    .remove((record.route.as_str(), due_ms, id.as_str()))?;
-            }
-            State::InFlight { .. } => record.attempt = record.attempt.saturating_add(1),
-            State::Dead { .. } => return Ok(not_found(id, "pending or in-flight")),
-        }
-        if let Some(last) = last {
-            record.remember(last);
-        }
-        record.state = State::Dead {
-            reason,
-            at_ms: self.now_ms,
-        };
-        self.put(&id, &record)?;
-        self.dead.insert((record.route.as_str(), id.as_str()), ())?;
-        Ok(Ok(Output::Done))
-    }
-
-    fn replay(&mut self, id: DeliveryId) -> Stored<Answer> {
-        let Some(mut record) = self.get(&id)? else {
-            return Ok(not_found(id, "dead"));
-        };
-        let State::Dead { .. } = record.state else {
-            return Ok(not_found(id, "dead"));
-        };
-        self.dead.remove((record.route.as_str(), id.as_str()))?;
-        record.state = State::Pending {
-            due_ms: self.now_ms,
-        };
-        record.attempt = 0;
-        record.age_from_ms = self.now_ms;
-        self.put(&id, &record)?;
-        self.due
-            .insert((record.route.as_str(), self.now_ms, id.as_str()), 0)?;
-        Ok(Ok(Output::Done))
-    }
-
-    fn replay_route(&mut self, route: &str) -> Stored<Answer> {
-        let ids = self.dead_ids(|key_route, _| key_route == route)?;
-        let mut replayed = 0;
-        for id in ids {
-            if self.replay(id)?.is_ok() {
-                replayed += 1;
-            }
-        }
-        Ok(Ok(Output::Count(replayed)))
-    }
-
-    fn purge(&mut self, before_ms: u64) -> Stored<Answer> {
-        let ids = self.dead_ids(
-            |_, record| matches!(record.state, State::Dead { at_ms, .. } if at_ms < before_ms),
-        )?;
-        let mut purged = 0;
-        for id in ids {
-            if self.drop_dead(id)?.is_ok() {
-                purged += 1;
-            }
-        }
-        Ok(Ok(Output::Count(purged)))
-    }
-
-    /// The dead letters whose route and record pass `keep`.
-    fn dead_ids(&self, keep: impl Fn(&str, &Record) -> bool) -> Stored<Vec<DeliveryId>> {
-        let mut ids = Vec::new();
-        for entry in self.dead.iter()? {
-            let (key, _) = entry?;
-            let (route, id) = key.value();
-            let Some(id) = DeliveryId::parse(id) else {
-                continue;
-            };
-            if let Some(record) = self.get(&id)? {
-                if keep(route, &record) {
-                    ids.push(id);
-                }
-            }
-        }
-        Ok(ids)
-    }
-
-    fn drop_dead(&mut self, id: DeliveryId) -> Stored<Answer> {
-        match self.get(&id)? {
-            Some(record) if matches!(record.state, State::Dead { .. }) => {
-                self.dead.remove((record.route.as_str(), id.as_str()))?;
-                self.remove(&id, &record)?;
-                Ok(Ok(Output::Done))
-            }
-            _ => Ok(not_found(id, "dead")),
-        }
-    }
-
-    fn get(&self, id: &DeliveryId) -> Stored<Option<Record>> {
-        match self.meta.get(id.as_str())? {
-            Some(encoded) => Ok(Some(postcard::from_bytes(encoded.value())?)),
-            None => Ok(None),
-        }
-    }
-
-    fn put(&mut self, id: &DeliveryId, record: &Record) -> Stored<()> {
-        self.meta
-            .insert(id.as_str(), postcard::to_allocvec(record)?.as_slice())?;
-        Ok(())
-    }
-
-    /// Removes the record and body; the caller has already removed it from the due or dead index.
-    fn remove(&mut self, id: &DeliveryId, record: &Record) -> Stored<()> {
-        self.meta.remove(id.as_str())?;
-        self.bodies.remove(id.as_str())?;
-        self.bytes = self.bytes.saturating_sub(record.size);
-        Ok(())
-    }
+    Ok((db, opened.0, opened.1))
 }
 
 /// The bytes a delivery is charged against `max_bytes`: its variable fields plus a fixed overhead.
@@ -786,8 +494,10 @@ pub(super) fn random_u32() -> u32 {
 }
 
 mod read;
+mod writer;
 
 use read::{any_due, read_counts, read_dead_letters};
+use writer::Writer;
 
 #[cfg(test)]
 mod tests;

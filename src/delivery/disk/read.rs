@@ -1,12 +1,14 @@
-//! Reads of the spool that need no writer: due deliveries, dead letters and the counts.
+//! Reads of the disk spool that need no writer: whether anything is due, dead letters, and the
+//! oldest pending delivery beside the writer's counts.
 
 use super::*;
+use crate::delivery::spool::{from_unix_ms, RouteCounts};
 
 /// Whether `route` has a pending delivery due at or before `now_ms`.
 pub(super) fn any_due(db: &Database, route: &str, now_ms: u64) -> Stored<bool> {
     let txn = db.begin_read()?;
     let due = txn.open_table(DUE)?;
-    let mut range = due.range((route, 0u64, "")..(route, now_ms.saturating_add(1), ""))?;
+    let mut range = due.range((route, 0u64, 0u128)..(route, now_ms.saturating_add(1), 0u128))?;
     Ok(range.next().transpose()?.is_some())
 }
 
@@ -18,11 +20,12 @@ pub(super) fn read_dead_letters(
 ) -> Stored<Vec<DeadLetter>> {
     let txn = db.begin_read()?;
     let dead = txn.open_table(DEAD)?;
-    let meta = txn.open_table(META)?;
+    let status = txn.open_table(STATUS)?;
+    let fixed = txn.open_table(FIXED)?;
     let mut letters = Vec::new();
     let entries = match route {
-        Some(route) => dead.range((route, "")..)?,
-        None => dead.range::<(&str, &str)>(..)?,
+        Some(route) => dead.range((route, 0u128)..)?,
+        None => dead.range::<(&str, u128)>(..)?,
     };
     for entry in entries {
         let (key, _) = entry?;
@@ -30,7 +33,7 @@ pub(super) fn read_dead_letters(
         if route.is_some_and(|route| route != key_route) {
             break;
         }
-        if let Some(letter) = dead_letter(&meta, id)? {
+        if let Some(letter) = dead_letter(&status, &fixed, id)? {
             letters.push(letter);
         }
         if route.is_some() && letters.len() >= limit {
@@ -43,57 +46,61 @@ pub(super) fn read_dead_letters(
 }
 
 fn dead_letter(
-    meta: &redb::ReadOnlyTable<&'static str, &'static [u8]>,
-    id: &str,
+    status: &redb::ReadOnlyTable<u128, &'static [u8]>,
+    fixed: &redb::ReadOnlyTable<u128, &'static [u8]>,
+    id: u128,
 ) -> Stored<Option<DeadLetter>> {
-    let Some(encoded) = meta.get(id)? else {
+    let (Some(status), Some(fixed)) = (status.get(id)?, fixed.get(id)?) else {
         return Ok(None);
     };
-    let record: Record = postcard::from_bytes(encoded.value())?;
-    let (State::Dead { reason, at_ms }, Some(id)) = (record.state, DeliveryId::parse(id)) else {
+    let status: Status = postcard::from_bytes(status.value())?;
+    let fixed: Fixed = postcard::from_bytes(fixed.value())?;
+    let State::Dead { reason, at_ms } = status.state else {
         return Ok(None);
     };
     Ok(Some(DeadLetter {
-        id,
-        last: record.last(),
-        route: record.route,
-        method: record.method,
-        path_and_query: record.path_and_query,
-        received_at: from_unix_ms(record.received_at_ms),
-        attempts: record.attempt,
+        id: DeliveryId::from_u128(id),
+        last: status.last(),
+        route: status.route,
+        method: fixed.method,
+        path_and_query: fixed.path_and_query,
+        received_at: from_unix_ms(status.received_at_ms),
+        attempts: status.attempt,
         reason,
         dead_at: from_unix_ms(at_ms),
-        event: record.event,
-        provider_delivery: record.provider_delivery,
-        size: record.size,
+        event: fixed.event,
+        provider_delivery: fixed.provider_delivery,
+        size: status.size,
     }))
 }
 
-pub(super) fn read_counts(db: &Database, now_ms: u64) -> Stored<SpoolCounts> {
+/// The writer's counts, with each route's oldest pending delivery read from its index.
+pub(super) fn read_counts(db: &Database, tally: Tally, now_ms: u64) -> Stored<SpoolCounts> {
     let txn = db.begin_read()?;
-    let meta = txn.open_table(META)?;
-    let mut counts = SpoolCounts::default();
-    let mut oldest_pending_ms: std::collections::BTreeMap<String, u64> = Default::default();
-    for entry in meta.iter()? {
-        let (_, encoded) = entry?;
-        let record: Record = postcard::from_bytes(encoded.value())?;
-        counts.bytes = counts.bytes.saturating_add(record.size);
-        let route: &mut RouteCounts = counts.routes.entry(record.route.clone()).or_default();
-        match record.state {
-            State::Pending { .. } => {
-                route.pending += 1;
-                let oldest = oldest_pending_ms.entry(record.route).or_insert(u64::MAX);
-                *oldest = (*oldest).min(record.received_at_ms);
-            }
-            State::InFlight { .. } => route.in_flight += 1,
-            State::Dead { .. } => route.dead += 1,
+    let waiting = txn.open_table(WAITING)?;
+    let mut counts = SpoolCounts {
+        bytes: tally.bytes,
+        ..SpoolCounts::default()
+    };
+    for (route, [pending, in_flight, dead]) in tally.routes {
+        if pending + in_flight + dead == 0 {
+            continue;
         }
-    }
-    for (route, received_ms) in oldest_pending_ms {
-        if let Some(route) = counts.routes.get_mut(&route) {
-            route.oldest_pending_age =
-                std::time::Duration::from_millis(now_ms.saturating_sub(received_ms));
-        }
+        let mut oldest =
+            waiting.range((route.as_str(), 0u64, 0u128)..(route.as_str(), u64::MAX, u128::MAX))?;
+        let oldest_pending_age = match oldest.next().transpose()? {
+            Some((key, _)) => Duration::from_millis(now_ms.saturating_sub(key.value().1)),
+            None => Duration::ZERO,
+        };
+        counts.routes.insert(
+            route,
+            RouteCounts {
+                pending,
+                in_flight,
+                dead,
+                oldest_pending_age,
+            },
+        );
     }
     Ok(counts)
 }

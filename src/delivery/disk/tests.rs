@@ -146,3 +146,47 @@ async fn a_crash_before_the_dispatchers_change_is_durable_leaves_the_delivery_pe
     let reopened_clean = DiskSpool::open(dir.path(), SMALL_MAX_BYTES).await.unwrap();
     assert!(claim(&reopened_clean, "r", t0()).await.is_empty());
 }
+
+/// Not a test: how fast the store itself is, without HTTP. `cargo test --release --lib
+/// disk_throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn disk_throughput() {
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let spool = Arc::new(DiskSpool::open(dir.path(), 1 << 33).await.unwrap());
+    let body = vec![b'x'; 1024];
+    let started = std::time::Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let spool = Arc::clone(&spool);
+        let body = body.clone();
+        senders.spawn(async move {
+            for _ in 0..500 {
+                spool.enqueue("r", delivery(&body)).await.unwrap();
+            }
+        });
+    }
+    while senders.join_next().await.is_some() {}
+    let enqueued = started.elapsed();
+    let commits = spool.commits();
+    let started = std::time::Instant::now();
+    let mut n = 0;
+    while std::env::var("SKIP_DRAIN").is_err() {
+        let claimed = spool
+            .claim("r", at(1), 32, conformance::NOT_STALE)
+            .await
+            .unwrap();
+        if claimed.is_empty() {
+            break;
+        }
+        for delivery in claimed {
+            spool.delivered(&delivery.id).await.unwrap();
+            n += 1;
+        }
+    }
+    eprintln!(
+        "32000 enqueues in {enqueued:?} ({} commits); {n} claimed+delivered in {:?}",
+        commits,
+        started.elapsed()
+    );
+}
