@@ -41,13 +41,9 @@ impl DeliveryId {
         &self.0
     }
 
-    /// The id as a number, for stores that key on one; the same order as the text.
-    pub fn to_u128(&self) -> u128 {
-        u128::from_str_radix(&self.0, 16).unwrap_or(0)
-    }
-
-    pub fn from_u128(value: u128) -> Self {
-        DeliveryId(format!("{value:024x}"))
+    /// The random part, which tells apart ids that replicas made in the same millisecond.
+    pub fn random(&self) -> u32 {
+        u32::from_str_radix(&self.0[16..], 16).unwrap_or(0)
     }
 }
 

@@ -1,27 +1,39 @@
 //! The disk spool's one writer thread: it owns the id sequence, the counts and `max_bytes`, and
 //! commits every change that queued up meanwhile in one transaction.
 
+use rusqlite::{params, OptionalExtension, Row};
+
 use super::*;
+use crate::delivery::spool::from_unix_ms;
 
 /// The dispatcher's own changes skip the fsync (see [`Op::must_be_durable`]); at least this
-/// often one is made anyway, because redb frees pages only in durable commits.
-const MAX_NON_DURABLE_COMMITS: u32 = 256;
+/// often one is made anyway, so a crash never takes back more than a moment of its work.
 const MAX_NON_DURABLE_TIME: Duration = Duration::from_secs(1);
 
 pub(super) struct Writer {
-    db: Arc<Database>,
+    connection: Connection,
     commits: Arc<AtomicU64>,
     published: Arc<Mutex<Tally>>,
     tally: Tally,
     max_bytes: u64,
     last_id: u64,
-    non_durable_commits: u32,
+    /// Whether the log holds commits not yet fsync'd.
+    unsynced: bool,
+    /// The `synchronous` level set on the connection, so it is changed only when it must be.
+    syncing: bool,
     last_durable: std::time::Instant,
+}
+
+/// What a change needs of a row, without its body.
+struct Found {
+    route: String,
+    state: i64,
+    size: u64,
 }
 
 impl Writer {
     pub(super) fn new(
-        db: Arc<Database>,
+        connection: Connection,
         commits: Arc<AtomicU64>,
         published: Arc<Mutex<Tally>>,
         tally: Tally,
@@ -29,15 +41,27 @@ impl Writer {
         last_id: u64,
     ) -> Self {
         Writer {
-            db,
+            connection,
             commits,
             published,
             tally,
             max_bytes,
             last_id,
-            non_durable_commits: 0,
+            unsynced: false,
+            syncing: true,
             last_durable: std::time::Instant::now(),
         }
+    }
+
+    /// In WAL mode FULL syncs the log at commit and NORMAL does not; an fsync'd commit makes
+    /// the unsynced ones before it durable too, since they sit earlier in the same log.
+    fn sync_commits(&mut self, sync: bool) -> Stored<()> {
+        if self.syncing != sync {
+            let level = if sync { "FULL" } else { "NORMAL" };
+            self.connection.pragma_update(None, "synchronous", level)?;
+            self.syncing = sync;
+        }
+        Ok(())
     }
 
     /// Waits for a change, then commits it with every change that queued up meanwhile.
@@ -68,22 +92,20 @@ impl Writer {
         }
     }
 
-    /// An empty durable commit, so the dispatcher's last changes survive a clean stop.
+    /// Syncs the log, so the dispatcher's last changes survive a clean stop: a checkpoint
+    /// fsyncs the log before copying it into the database (an empty commit would write nothing).
     fn make_durable(&mut self) {
-        if self.non_durable_commits == 0 {
+        if !self.unsynced {
             return;
         }
-        let committed = self
-            .db
-            .begin_write()
-            .map_err(Fault::from)
-            .and_then(|mut txn| {
-                txn.set_durability(Durability::Immediate);
-                txn.commit().map_err(Fault::from)
-            });
-        match committed {
-            Ok(()) => self.non_durable_commits = 0,
-            Err(fault) => tracing::error!(error = %fault.0, "spool: final commit failed"),
+        let synced = self.sync_commits(true).and_then(|()| {
+            self.connection
+                .query_row("PRAGMA wal_checkpoint(FULL)", (), |_| Ok(()))
+                .map_err(Fault::from)
+        });
+        match synced {
+            Ok(()) => self.unsynced = false,
+            Err(fault) => tracing::error!(error = %fault.0, "spool: final sync failed"),
         }
     }
 
@@ -107,57 +129,51 @@ impl Writer {
         }
     }
 
-    /// One transaction, and one fsync when a change in it must be durable. The counts change
-    /// only when the commit held.
+    /// One transaction, with an fsync of the log when a change in it must be durable. The
+    /// counts and the id sequence change only when the commit held.
     fn apply_all(&mut self, ops: Vec<Op>) -> Stored<Vec<Answer>> {
         let durable = ops.iter().any(Op::must_be_durable)
-            || self.non_durable_commits >= MAX_NON_DURABLE_COMMITS
             || self.last_durable.elapsed() >= MAX_NON_DURABLE_TIME;
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(if durable {
-            Durability::Immediate
-        } else {
-            Durability::None
-        });
+        self.sync_commits(durable)?;
+        self.connection.execute_batch("BEGIN IMMEDIATE")?;
         let mut batch = Batch {
-            fixed: txn.open_table(FIXED)?,
-            bodies: txn.open_table(BODIES)?,
-            status: txn.open_table(STATUS)?,
-            due: txn.open_table(DUE)?,
-            waiting: txn.open_table(WAITING)?,
-            dead: txn.open_table(DEAD)?,
+            connection: &self.connection,
             tally: self.tally.clone(),
             max_bytes: self.max_bytes,
             last_id: self.last_id,
             now_ms: unix_ms(SystemTime::now()),
         };
-        let answers = ops
+        let applied = ops
             .into_iter()
             .map(|op| batch.apply(op))
-            .collect::<Stored<Vec<_>>>()?;
+            .collect::<Stored<Vec<_>>>();
         let (tally, last_id) = (std::mem::take(&mut batch.tally), batch.last_id);
-        drop(batch);
-        txn.commit()?;
+        let answers = match applied {
+            Ok(answers) => answers,
+            Err(fault) => {
+                let _ = self.connection.execute_batch("ROLLBACK");
+                return Err(fault);
+            }
+        };
+        if let Err(error) = self.connection.execute_batch("COMMIT") {
+            let _ = self.connection.execute_batch("ROLLBACK");
+            return Err(error.into());
+        }
         self.tally = tally;
         self.last_id = last_id;
         if durable {
-            self.non_durable_commits = 0;
+            self.unsynced = false;
             self.last_durable = std::time::Instant::now();
         } else {
-            self.non_durable_commits += 1;
+            self.unsynced = true;
         }
         Ok(answers)
     }
 }
 
-/// The tables of one write transaction and the writer's counters as the batch changes them.
-struct Batch<'txn> {
-    fixed: redb::Table<'txn, u128, &'static [u8]>,
-    bodies: redb::Table<'txn, u128, &'static [u8]>,
-    status: redb::Table<'txn, u128, &'static [u8]>,
-    due: redb::Table<'txn, (&'static str, u64, u128), ()>,
-    waiting: redb::Table<'txn, (&'static str, u64, u128), ()>,
-    dead: redb::Table<'txn, (&'static str, u128), ()>,
+/// One transaction's view: the connection, and the writer's counters as the batch changes them.
+struct Batch<'c> {
+    connection: &'c Connection,
     tally: Tally,
     max_bytes: u64,
     last_id: u64,
@@ -192,24 +208,23 @@ impl Batch<'_> {
             return Ok(Err(SpoolError::Full));
         }
         let id = self.next_id();
-        let key = id.to_u128();
-        let status = Status {
-            route: new.route,
-            state: State::Pending {
-                due_ms: new.received_at_ms,
-            },
-            attempt: 0,
-            received_at_ms: new.received_at_ms,
-            age_from_ms: new.received_at_ms,
-            size: new.size,
-            last_status: None,
-            last_error: None,
-        };
-        self.fixed.insert(key, new.fixed.as_slice())?;
-        self.bodies.insert(key, new.body.as_ref())?;
-        self.put(key, &status)?;
-        self.index_pending(key, &status, new.received_at_ms)?;
-        self.tally.add(&status.route, &status.state);
+        let received = int(new.received_at_ms);
+        self.connection
+            .prepare_cached(
+                "INSERT INTO deliveries (seq, salt, route, state, due_ms, received_ms, age_from_ms,
+                 attempt, size, fixed, body) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, 0, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                int(id.time_and_counter()),
+                i64::from(id.random()),
+                new.route,
+                PENDING,
+                received,
+                int(new.size),
+                new.fixed,
+                new.body.as_ref(),
+            ])?;
+        self.tally.add(&new.route, PENDING);
         self.tally.bytes = self.tally.bytes.saturating_add(new.size);
         Ok(Ok(Output::Id(id)))
     }
@@ -221,62 +236,52 @@ impl Batch<'_> {
     }
 
     fn claim(&mut self, route: &str, now_ms: u64, limit: usize) -> Stored<Answer> {
-        let mut due_keys = Vec::new();
-        for entry in self
-            .due
-            .range((route, 0u64, 0u128)..(route, now_ms.saturating_add(1), 0u128))?
-            .take(limit)
+        let mut taken = Vec::new();
         {
-            let (key, _) = entry?;
-            due_keys.push(key.value().2);
+            let mut due = self.connection.prepare_cached(
+                "SELECT seq, salt, due_ms, received_ms, age_from_ms, attempt, fixed, body
+                 FROM deliveries WHERE route = ?1 AND state = 0 AND due_ms <= ?2
+                 ORDER BY due_ms, seq LIMIT ?3",
+            )?;
+            let mut rows = due.query(params![route, int(now_ms), int(limit as u64)])?;
+            while let Some(row) = rows.next()? {
+                taken.push(delivery_from(route, row)?);
+            }
         }
-        let mut taken = Vec::with_capacity(due_keys.len());
-        for key in due_keys {
-            taken.extend(self.take(key)?);
+        let mut mark = self
+            .connection
+            .prepare_cached("UPDATE deliveries SET state = 1 WHERE seq = ?1")?;
+        for delivery in &taken {
+            mark.execute([int(delivery.id.time_and_counter())])?;
+            self.tally.moved(route, PENDING, IN_FLIGHT);
         }
         Ok(Ok(Output::Deliveries(taken)))
     }
 
-    fn take(&mut self, key: u128) -> Stored<Option<Delivery>> {
-        let Some(mut status) = self.get(key)? else {
-            return Ok(None);
-        };
-        let State::Pending { due_ms } = status.state else {
-            return Ok(None);
-        };
-        self.unindex_pending(key, &status, due_ms)?;
-        let in_flight = State::InFlight { due_ms };
-        self.tally.moved(&status.route, &status.state, &in_flight);
-        status.state = in_flight;
-        self.put(key, &status)?;
-        let fixed: Fixed = match self.fixed.get(key)? {
-            Some(encoded) => postcard::from_bytes(encoded.value())?,
-            None => return Err(Fault(format!("delivery {key:x} has no record"))),
-        };
-        let body = match self.bodies.get(key)? {
-            Some(body) => Bytes::copy_from_slice(body.value()),
-            None => return Err(Fault(format!("delivery {key:x} has no body"))),
-        };
-        Ok(Some(Delivery {
-            id: DeliveryId::from_u128(key),
-            route: status.route,
-            method: fixed.method,
-            path_and_query: fixed.path_and_query,
-            headers: fixed.headers,
-            body,
-            received_at: super::super::spool::from_unix_ms(status.received_at_ms),
-            age_from: super::super::spool::from_unix_ms(status.age_from_ms),
-            attempt: status.attempt,
-            next_due: super::super::spool::from_unix_ms(due_ms),
-            event: fixed.event,
-        }))
+    fn find(&self, id: &DeliveryId) -> Stored<Option<Found>> {
+        let found = self
+            .connection
+            .prepare_cached(
+                "SELECT route, state, size FROM deliveries WHERE seq = ?1 AND salt = ?2",
+            )?
+            .query_row(
+                params![int(id.time_and_counter()), i64::from(id.random())],
+                |row| {
+                    Ok(Found {
+                        route: row.get(0)?,
+                        state: row.get(1)?,
+                        size: uint(row.get(2)?),
+                    })
+                },
+            )
+            .optional()?;
+        Ok(found)
     }
 
     fn delivered(&mut self, id: DeliveryId) -> Stored<Answer> {
-        let key = id.to_u128();
-        match self.get(key)? {
-            Some(status) if matches!(status.state, State::InFlight { .. }) => {
-                self.remove(key, &status)?;
+        match self.find(&id)? {
+            Some(found) if found.state == IN_FLIGHT => {
+                self.remove(&id, &found)?;
                 Ok(Ok(Output::Done))
             }
             _ => Ok(not_found(id, "in-flight")),
@@ -284,20 +289,21 @@ impl Batch<'_> {
     }
 
     fn retry(&mut self, id: DeliveryId, due_ms: u64, last: AttemptEnd) -> Stored<Answer> {
-        let key = id.to_u128();
-        let Some(mut status) = self.get(key)? else {
+        let Some(found) = self.find(&id)?.filter(|f| f.state == IN_FLIGHT) else {
             return Ok(not_found(id, "in-flight"));
         };
-        let State::InFlight { .. } = status.state else {
-            return Ok(not_found(id, "in-flight"));
-        };
-        let pending = State::Pending { due_ms };
-        self.tally.moved(&status.route, &status.state, &pending);
-        status.attempt = status.attempt.saturating_add(1);
-        status.remember(last);
-        status.state = pending;
-        self.put(key, &status)?;
-        self.index_pending(key, &status, due_ms)?;
+        self.connection
+            .prepare_cached(
+                "UPDATE deliveries SET state = 0, due_ms = ?2, attempt = attempt + 1,
+                 last_status = ?3, last_error = ?4 WHERE seq = ?1",
+            )?
+            .execute(params![
+                int(id.time_and_counter()),
+                int(due_ms),
+                last.status,
+                last.error
+            ])?;
+        self.tally.moved(&found.route, IN_FLIGHT, PENDING);
         Ok(Ok(Output::Done))
     }
 
@@ -307,52 +313,54 @@ impl Batch<'_> {
         reason: DeadReason,
         last: Option<AttemptEnd>,
     ) -> Stored<Answer> {
-        let key = id.to_u128();
-        let Some(mut status) = self.get(key)? else {
+        let Some(found) = self.find(&id)?.filter(|f| f.state != DEAD) else {
             return Ok(not_found(id, "pending or in-flight"));
         };
-        match status.state {
-            State::Pending { due_ms } => self.unindex_pending(key, &status, due_ms)?,
-            State::InFlight { .. } => status.attempt = status.attempt.saturating_add(1),
-            State::Dead { .. } => return Ok(not_found(id, "pending or in-flight")),
-        }
-        if let Some(last) = last {
-            status.remember(last);
-        }
-        let dead = State::Dead {
-            reason,
-            at_ms: self.now_ms,
+        let ended = i64::from(found.state == IN_FLIGHT);
+        let (status, error, keep_last) = match last {
+            Some(last) => (last.status, Some(last.error), 0),
+            None => (None, None, 1),
         };
-        self.tally.moved(&status.route, &status.state, &dead);
-        status.state = dead;
-        self.put(key, &status)?;
-        self.dead.insert((status.route.as_str(), key), ())?;
+        self.connection
+            .prepare_cached(
+                "UPDATE deliveries SET state = 2, attempt = attempt + ?2, dead_reason = ?3,
+                 dead_ms = ?4,
+                 last_status = CASE WHEN ?7 = 1 THEN last_status ELSE ?5 END,
+                 last_error = CASE WHEN ?7 = 1 THEN last_error ELSE ?6 END
+                 WHERE seq = ?1",
+            )?
+            .execute(params![
+                int(id.time_and_counter()),
+                ended,
+                reason_code(reason),
+                int(self.now_ms),
+                status,
+                error,
+                keep_last
+            ])?;
+        self.tally.moved(&found.route, found.state, DEAD);
         Ok(Ok(Output::Done))
     }
 
     fn replay(&mut self, id: DeliveryId) -> Stored<Answer> {
-        let key = id.to_u128();
-        let Some(mut status) = self.get(key)? else {
+        let Some(found) = self.find(&id)?.filter(|f| f.state == DEAD) else {
             return Ok(not_found(id, "dead"));
         };
-        let State::Dead { .. } = status.state else {
-            return Ok(not_found(id, "dead"));
-        };
-        self.dead.remove((status.route.as_str(), key))?;
-        let pending = State::Pending {
-            due_ms: self.now_ms,
-        };
-        self.tally.moved(&status.route, &status.state, &pending);
-        status.state = pending;
-        status.attempt = 0;
-        status.age_from_ms = self.now_ms;
-        self.put(key, &status)?;
-        self.index_pending(key, &status, self.now_ms)?;
+        self.connection
+            .prepare_cached(
+                "UPDATE deliveries SET state = 0, due_ms = ?2, age_from_ms = ?2, attempt = 0,
+                 dead_reason = NULL, dead_ms = NULL WHERE seq = ?1",
+            )?
+            .execute(params![int(id.time_and_counter()), int(self.now_ms)])?;
+        self.tally.moved(&found.route, DEAD, PENDING);
         Ok(Ok(Output::Done))
     }
 
     fn replay_route(&mut self, route: &str) -> Stored<Answer> {
-        let ids = self.dead_ids(|key_route, _| key_route == route)?;
+        let ids = self.dead_ids(
+            "SELECT seq, salt FROM deliveries WHERE state = 2 AND route = ?1",
+            route.to_owned(),
+        )?;
         let mut replayed = 0;
         for id in ids {
             if self.replay(id)?.is_ok() {
@@ -364,7 +372,8 @@ impl Batch<'_> {
 
     fn purge(&mut self, before_ms: u64) -> Stored<Answer> {
         let ids = self.dead_ids(
-            |_, status| matches!(status.state, State::Dead { at_ms, .. } if at_ms < before_ms),
+            "SELECT seq, salt FROM deliveries WHERE state = 2 AND dead_ms < ?1",
+            int(before_ms),
         )?;
         let mut purged = 0;
         for id in ids {
@@ -375,68 +384,51 @@ impl Batch<'_> {
         Ok(Ok(Output::Count(purged)))
     }
 
-    /// The dead letters whose route and status pass `keep`.
-    fn dead_ids(&self, keep: impl Fn(&str, &Status) -> bool) -> Stored<Vec<DeliveryId>> {
-        let mut ids = Vec::new();
-        for entry in self.dead.iter()? {
-            let (key, _) = entry?;
-            let (route, id) = key.value();
-            if let Some(status) = self.get(id)? {
-                if keep(route, &status) {
-                    ids.push(DeliveryId::from_u128(id));
-                }
-            }
-        }
+    fn dead_ids(&self, query: &str, parameter: impl rusqlite::ToSql) -> Stored<Vec<DeliveryId>> {
+        let mut statement = self.connection.prepare_cached(query)?;
+        let ids = statement
+            .query_map([parameter], |row| {
+                Ok(DeliveryId::new(uint(row.get(0)?), row.get::<_, u32>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ids)
     }
 
     fn drop_dead(&mut self, id: DeliveryId) -> Stored<Answer> {
-        let key = id.to_u128();
-        match self.get(key)? {
-            Some(status) if matches!(status.state, State::Dead { .. }) => {
-                self.dead.remove((status.route.as_str(), key))?;
-                self.remove(key, &status)?;
+        match self.find(&id)? {
+            Some(found) if found.state == DEAD => {
+                self.remove(&id, &found)?;
                 Ok(Ok(Output::Done))
             }
             _ => Ok(not_found(id, "dead")),
         }
     }
 
-    fn get(&self, key: u128) -> Stored<Option<Status>> {
-        match self.status.get(key)? {
-            Some(encoded) => Ok(Some(postcard::from_bytes(encoded.value())?)),
-            None => Ok(None),
-        }
-    }
-
-    fn put(&mut self, key: u128, status: &Status) -> Stored<()> {
-        self.status
-            .insert(key, postcard::to_allocvec(status)?.as_slice())?;
+    fn remove(&mut self, id: &DeliveryId, found: &Found) -> Stored<()> {
+        self.connection
+            .prepare_cached("DELETE FROM deliveries WHERE seq = ?1")?
+            .execute([int(id.time_and_counter())])?;
+        self.tally.remove(&found.route, found.state);
+        self.tally.bytes = self.tally.bytes.saturating_sub(found.size);
         Ok(())
     }
+}
 
-    fn index_pending(&mut self, key: u128, status: &Status, due_ms: u64) -> Stored<()> {
-        let route = status.route.as_str();
-        self.due.insert((route, due_ms, key), ())?;
-        self.waiting
-            .insert((route, status.received_at_ms, key), ())?;
-        Ok(())
-    }
-
-    fn unindex_pending(&mut self, key: u128, status: &Status, due_ms: u64) -> Stored<()> {
-        let route = status.route.as_str();
-        self.due.remove((route, due_ms, key))?;
-        self.waiting.remove((route, status.received_at_ms, key))?;
-        Ok(())
-    }
-
-    /// Removes every record of a delivery that left its indexes already.
-    fn remove(&mut self, key: u128, status: &Status) -> Stored<()> {
-        self.fixed.remove(key)?;
-        self.bodies.remove(key)?;
-        self.status.remove(key)?;
-        self.tally.remove(&status.route, &status.state);
-        self.tally.bytes = self.tally.bytes.saturating_sub(status.size);
-        Ok(())
-    }
+/// A claimed row as the dispatcher gets it; the columns are those `claim` selects.
+fn delivery_from(route: &str, row: &Row<'_>) -> Stored<Delivery> {
+    let fixed: Fixed = postcard::from_bytes(&row.get::<_, Vec<u8>>(6)?)?;
+    let body: Vec<u8> = row.get(7)?;
+    Ok(Delivery {
+        id: DeliveryId::new(uint(row.get(0)?), row.get(1)?),
+        route: route.to_owned(),
+        method: fixed.method,
+        path_and_query: fixed.path_and_query,
+        headers: fixed.headers,
+        body: Bytes::from(body),
+        received_at: from_unix_ms(uint(row.get(3)?)),
+        age_from: from_unix_ms(uint(row.get(4)?)),
+        attempt: row.get(5)?,
+        next_due: from_unix_ms(uint(row.get(2)?)),
+        event: fixed.event,
+    })
 }
