@@ -425,9 +425,10 @@ impl Spool for DiskSpool {
 /// Opens (or creates) the database, puts every in-flight delivery back to pending, and counts
 /// what is there. Returns the writer's connection, the reader's, the counts and the last id.
 fn open_blocking(dir: &Path) -> Stored<(Connection, Connection, Tally, u64)> {
-    std::fs::create_dir_all(dir)?;
+    create_private_dir(dir)?;
     let path = dir.join(FILE_NAME);
     let writer = Connection::open(&path)?;
+    keep_private(&path);
     // WAL: commits append to the log, and readers never wait for the writer.
     writer.pragma_update(None, "journal_mode", "WAL")?;
     writer.pragma_update(None, "synchronous", "FULL")?;
@@ -460,6 +461,28 @@ fn open_blocking(dir: &Path) -> Stored<(Connection, Connection, Tally, u64)> {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     Ok((writer, reader, tally, uint(last_id)))
+}
+
+/// The spool holds bodies and signed headers: a directory hookguard creates is its own alone.
+/// One that exists already (a mounted volume) keeps the permissions its owner gave it.
+fn create_private_dir(dir: &Path) -> Stored<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    Ok(())
+}
+
+/// The database readable by hookguard alone; SQLite gives its log and index files the same mode.
+fn keep_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Err(error) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        tracing::warn!(%error, "cannot make the spool file private");
+    }
 }
 
 /// The bytes a delivery is charged against `max_bytes`: its variable fields plus a fixed overhead.

@@ -6,7 +6,7 @@
 //!
 //! - [`spool`]: the interface every backend implements: a delivery, its id and states, the
 //!   operations, the counts behind the metrics.
-//! - [`disk`]: the embedded backend, one redb file with group commit.
+//! - [`disk`]: the embedded backend, one SQLite database (WAL) with group commit.
 //! - [`redis`]: the shared backend for replicas: streams with a consumer group, Lua for atomicity.
 //! - [`store`]: either backend as one type.
 

@@ -200,3 +200,22 @@ async fn disk_throughput() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_spool_hookguard_creates_is_readable_by_it_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("new").join("spool");
+    let spool = DiskSpool::open(&dir, SMALL_MAX_BYTES).await.unwrap();
+    spool.enqueue("r", delivery(b"secret-ish")).await.unwrap();
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join(FILE_NAME)), 0o600);
+    let wal = dir.join(format!("{FILE_NAME}-wal"));
+    assert_eq!(
+        mode(&wal) & 0o077,
+        0,
+        "SQLite gives its log the database's mode"
+    );
+}
