@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: the app direct, nginx proxy_pass, nginx + njs HMAC, and hookguard, each
 # driven by wrk with signed DriveWidget requests at 1 KiB, 64 KiB and 1 MiB. Prints one table and
-# writes BENCHMARKS.md and bench/chart.svg.
+# writes BENCHMARKS.md and bench/chart.svg. Then bench/queue.sh compares queue mode with direct mode.
 #
 #   bench/run.sh                 # 10 s per case, 6 rounds, medians reported (about 15 minutes)
 #   BENCH_SECONDS=1 BENCH_ROUNDS=1 bench/run.sh --smoke   # a quick check that everything works
@@ -188,3 +188,12 @@ OUT=BENCHMARKS.md
 if [ "$SMOKE" = 1 ] || [ -n "${BENCH_SIZES:-}" ]; then OUT=$DIR/BENCHMARKS.md; fi
 python3 bench/report.py "$RESULTS" "$OUT" bench/chart.svg "$MACHINE" "$VERSIONS" "$IDLE_RSS" "$LOAD_RSS" "$PEAK_RSS" \
   "$SECONDS_PER_CASE" "$ROUNDS" "$CONNECTIONS" "$SMOKE"
+
+# Queue mode against direct mode, with its own section of BENCHMARKS.md, after the servers above stop.
+cleanup
+trap - EXIT
+if [ -z "${BENCH_SIZES:-}" ]; then
+  QUEUE_ARGS=()
+  [ "$SMOKE" = 1 ] && QUEUE_ARGS=(--smoke)
+  BENCH_SECONDS=$SECONDS_PER_CASE BENCH_ROUNDS=$ROUNDS bench/queue.sh "${QUEUE_ARGS[@]}"
+fi

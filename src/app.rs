@@ -98,7 +98,11 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
                 metrics: Arc::clone(&metrics),
                 dead_letter_retention: settings.dead_letter_retention,
             };
-            Some(tokio::spawn(dispatcher.run(stopped.clone(), grace)))
+            Some(
+                dispatcher
+                    .spawn_thread(stopped.clone(), grace)
+                    .context("cannot start the dispatcher thread")?,
+            )
         }
         _ => None,
     };
@@ -117,7 +121,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     })
     .await;
     if let Some(dispatcher) = dispatcher {
-        let _ = dispatcher.await;
+        let _ = tokio::task::spawn_blocking(move || dispatcher.join()).await;
     }
     if let Some(queue) = queue {
         queue.spool.close().await;

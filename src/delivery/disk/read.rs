@@ -1,21 +1,10 @@
-//! Reads of the disk spool that need no writer: whether anything is due, dead letters, and the
-//! oldest pending delivery beside the writer's counts.
+//! Reads of the disk spool that need no writer: dead letters, and the oldest pending delivery
+//! beside the writer's counts.
 
 use rusqlite::{params, OptionalExtension};
 
 use super::*;
 use crate::delivery::spool::{from_unix_ms, RouteCounts};
-
-/// Whether `route` has a pending delivery due at or before `now_ms`.
-pub(super) fn any_due(connection: &Connection, route: &str, now_ms: u64) -> Stored<bool> {
-    let found = connection
-        .prepare_cached(
-            "SELECT 1 FROM deliveries WHERE route = ?1 AND state = 0 AND due_ms <= ?2 LIMIT 1",
-        )?
-        .query_row(params![route, int(now_ms)], |_| Ok(()))
-        .optional()?;
-    Ok(found.is_some())
-}
 
 /// Dead letters of one route or all, oldest received first (ids sort by time of receipt).
 pub(super) fn read_dead_letters(
