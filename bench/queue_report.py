@@ -36,8 +36,9 @@ embedded spool and fsync'd; the route has `concurrency: 32`. Medians:
 - **Queue ÷ direct: {ratio:.2f}×**{spread}. The goal of at least 0.5× is {verdict}.
 - **The disk's fsync rate**, measured in the same run on the spool's own directory (write + fsync of
   one file, 3 s): {med('queue', 'fsync_per_s'):,.0f} a second. The queue route acknowledged
-  {med('queue', 'rps'):,.0f} durable deliveries a second, about {med('queue', 'rps') / max(med('queue', 'fsync_per_s'), 1):,.0f}
-  per fsync: group commit at work.
+  {med('queue', 'rps'):,.0f} durable deliveries a second, {med('queue', 'rps') / max(med('queue', 'fsync_per_s'), 1):.1f}× that
+  rate: one fsync per delivery could not have kept up, and group commit puts every delivery that
+  arrives during a sync into the next one.
 - **Draining:** after each queue case the dispatcher needed a median {med('queue', 'drain_s'):.1f} s more to deliver
   the backlog; from the start of the case to the end of the drain it delivered {med('queue', 'delivered_per_s'):,.0f}
   a second.
