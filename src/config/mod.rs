@@ -266,6 +266,7 @@ impl Config {
             &mut problems,
             &mut watched_files,
         );
+        queue::refuse_bodies_the_spool_cannot_hold(&routes, spool.as_ref(), &mut problems);
         problems.into_result()?;
         let (
             Some(listen),

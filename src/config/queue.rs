@@ -181,6 +181,25 @@ pub(super) fn admin_token(
     Ok(Some(crate::verify::Secret::new(token)))
 }
 
+/// A queue route whose `max_body` exceeds `spool.max_bytes` would answer 503 to a large enough
+/// delivery forever, and the sender would retry it until it gave up.
+pub(super) fn refuse_bodies_the_spool_cannot_hold(
+    routes: &[super::Route],
+    spool: Option<&SpoolSettings>,
+    problems: &mut Problems,
+) {
+    let Some(spool) = spool else { return };
+    for route in routes {
+        if matches!(route.delivery, DeliveryMode::Queue(_)) && route.max_body > spool.max_bytes {
+            problems.push(invalid(
+                &format!("route {:?}", route.name),
+                "max_body",
+                "exceeds spool.max_bytes: such a delivery could never be queued",
+            ));
+        }
+    }
+}
+
 /// A route's `delivery`, checked against whether a spool is configured and the route enforces.
 pub(super) fn delivery(
     place: &str,

@@ -451,6 +451,13 @@ fn doubtful_queue_configs_are_refused() {
             "absolute directory",
         ),
         (
+            QUEUE_ROUTE.replace(
+                "store: /var/lib/hookguard/spool",
+                "store: /s, max_bytes: 1MiB",
+            ) + "    max_body: 2MiB\n",
+            "exceeds spool.max_bytes",
+        ),
+        (
             QUEUE_ROUTE.replace("/var/lib/hookguard/spool", "\"s3://bucket\""),
             "neither a directory",
         ),

@@ -510,3 +510,21 @@ async fn a_redis_without_appendonly_is_refused_at_start() {
     assert!(stderr.contains("appendonly yes"), "{stderr}");
     assert!(!stderr.contains("listening"), "{stderr}");
 }
+
+/// The app's longer `Retry-After` stands in for the schedule's wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_longer_retry_after_from_the_app_is_honoured() {
+    let spool = tempfile::tempdir().unwrap();
+    let app = App::start_scripted(&[503]).await;
+    let proxy = Hookguard::start(&config(app.addr, spool.path(), "", "retry: [1s]"));
+    let body = b"{\"later\":1}";
+    let headers = github_headers(SECRET, body, &[("X-Test-Retry-After", "3")]);
+    queued_id(&send_raw(proxy.addr, &http1_request("POST", "/gh", &headers, body)).await);
+    let mut seen = Vec::new();
+    wait_for(&app, &mut seen, 2, Duration::from_secs(15)).await;
+    let waited = seen[1].at - seen[0].at;
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_millis(4500),
+        "waited {waited:?}, not the schedule's 1 s"
+    );
+}

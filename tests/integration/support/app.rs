@@ -116,6 +116,8 @@ impl App {
                                 .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
                                 .or_else(|| script.lock().expect("lock").pop_front())
                                 .unwrap_or(APP_STATUS);
+                            // And a Retry-After on its answers, to play an app that asks for time.
+                            let retry_after = parts.headers.get("x-test-retry-after").cloned();
                             sink.lock().expect("lock").push(Recorded {
                                 method: parts.method,
                                 target,
@@ -123,7 +125,11 @@ impl App {
                                 body,
                                 at,
                             });
-                            let response = Response::builder()
+                            let mut response = Response::builder();
+                            if let Some(seconds) = retry_after {
+                                response = response.header("retry-after", seconds);
+                            }
+                            let response = response
                                 .status(status)
                                 .header("x-app", "yes")
                                 .header("connection", "x-app-hop")
