@@ -31,6 +31,23 @@ pub struct Dispatcher {
     pub dead_letter_retention: Duration,
 }
 
+/// A store that is down fails every poll; one warning per this long says so without flooding.
+const WARN_EVERY: Duration = Duration::from_secs(30);
+
+/// When the dispatcher last warned that the spool failed.
+#[derive(Default)]
+struct Warned(std::cell::Cell<Option<std::time::Instant>>);
+
+impl Warned {
+    fn due(&self) -> bool {
+        let due = self.0.get().is_none_or(|at| at.elapsed() >= WARN_EVERY);
+        if due {
+            self.0.set(Some(std::time::Instant::now()));
+        }
+        due
+    }
+}
+
 /// A route's attempt slots; remade when its `concurrency` changes on reload.
 struct Slots {
     concurrency: usize,
@@ -69,15 +86,16 @@ impl Dispatcher {
         let mut slots: HashMap<String, Slots> = HashMap::new();
         let mut gauges = tokio::time::interval(GAUGE_REFRESH);
         let mut ticks = 0u32;
+        let warned = Warned::default();
         while !*stop.borrow() {
-            self.claim_due(&mut slots, &mut attempts).await;
+            self.claim_due(&mut slots, &mut attempts, &warned).await;
             tokio::select! {
                 () = self.queue.wake.notified() => {}
                 () = tokio::time::sleep(POLL) => {}
                 Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
                 _ = gauges.tick() => {
                     ticks = ticks.wrapping_add(1);
-                    self.refresh_gauges().await;
+                    self.refresh_gauges(&warned).await;
                     if ticks % PURGE_EVERY == 1 {
                         self.purge_old_dead_letters().await;
                     }
@@ -98,7 +116,12 @@ impl Dispatcher {
         }
     }
 
-    async fn claim_due(&self, slots: &mut HashMap<String, Slots>, attempts: &mut JoinSet<()>) {
+    async fn claim_due(
+        &self,
+        slots: &mut HashMap<String, Slots>,
+        attempts: &mut JoinSet<()>,
+        warned: &Warned,
+    ) {
         let live = self.live.load();
         for (index, route) in live.config.routes.iter().enumerate() {
             let DeliveryMode::Queue(policy) = &route.delivery else {
@@ -112,27 +135,28 @@ impl Dispatcher {
                     }
                 })
                 .or_insert_with(|| Slots::new(policy.concurrency));
-            let free = slot.free.available_permits();
-            if free == 0 {
+            // The slots are taken before the claim, so every claimed delivery has one.
+            let permits: Vec<OwnedSemaphorePermit> =
+                std::iter::from_fn(|| Arc::clone(&slot.free).try_acquire_owned().ok()).collect();
+            if permits.is_empty() {
                 continue;
             }
             let stale_after = policy.attempt_timeout + STALE_MARGIN;
             let claimed = self
                 .queue
                 .spool
-                .claim(&route.name, SystemTime::now(), free, stale_after)
+                .claim(&route.name, SystemTime::now(), permits.len(), stale_after)
                 .await;
             let claimed = match claimed {
                 Ok(claimed) => claimed,
                 Err(error) => {
-                    tracing::warn!(route = %route.name, %error, "cannot read the spool");
+                    if warned.due() {
+                        tracing::warn!(route = %route.name, %error, "cannot read the spool");
+                    }
                     continue;
                 }
             };
-            for delivery in claimed {
-                let Ok(permit) = Arc::clone(&slot.free).try_acquire_owned() else {
-                    break;
-                };
+            for (delivery, permit) in claimed.into_iter().zip(permits) {
                 let attempt = Attempt {
                     live: Arc::clone(&live),
                     route_index: index,
@@ -145,11 +169,13 @@ impl Dispatcher {
         }
     }
 
-    async fn refresh_gauges(&self) {
+    async fn refresh_gauges(&self, warned: &Warned) {
         let counts = match self.queue.spool.counts(SystemTime::now()).await {
             Ok(counts) => counts,
             Err(error) => {
-                tracing::warn!(%error, "cannot count the spool");
+                if warned.due() {
+                    tracing::warn!(%error, "cannot count the spool");
+                }
                 return;
             }
         };
