@@ -7,6 +7,33 @@ use bytes::Bytes;
 
 use super::spool::{AttemptEnd, DeadReason, Delivery, DeliveryId, NewDelivery, Spool, SpoolError};
 
+/// One `#[tokio::test]` per conformance test, each on a fresh store: `$fresh` is an expression
+/// whose future gives `(something to keep alive, the spool)`.
+macro_rules! suite {
+    ($fresh:expr) => {
+        $crate::delivery::conformance::suite!(
+            @each $fresh;
+            enqueue_claim_delivered,
+            claims_in_order_per_route_up_to_the_limit,
+            retry_counts_and_reschedules,
+            retries_come_back_soonest_due_first,
+            dead_replay_and_drop,
+            replay_a_route_and_purge_old_dead_letters,
+            full_refuses_and_writes_nothing,
+            bodies_byte_for_byte,
+            counts_per_route
+        );
+    };
+    (@each $fresh:expr; $($name:ident),*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let (_kept, spool) = $fresh.await;
+            $crate::delivery::conformance::$name(&spool).await;
+        }
+    )*};
+}
+pub(crate) use suite;
+
 /// The `max_bytes` every store under test is opened with.
 pub const SMALL_MAX_BYTES: u64 = 64 * 1024;
 

@@ -10,27 +10,7 @@ async fn fresh() -> (tempfile::TempDir, DiskSpool) {
     (dir, spool)
 }
 
-macro_rules! conformance_tests {
-        ($($name:ident),*) => {$(
-            #[tokio::test]
-            async fn $name() {
-                let (_dir, spool) = fresh().await;
-                conformance::$name(&spool).await;
-            }
-        )*};
-    }
-
-conformance_tests!(
-    enqueue_claim_delivered,
-    claims_in_order_per_route_up_to_the_limit,
-    retry_counts_and_reschedules,
-    retries_come_back_soonest_due_first,
-    dead_replay_and_drop,
-    replay_a_route_and_purge_old_dead_letters,
-    full_refuses_and_writes_nothing,
-    bodies_byte_for_byte,
-    counts_per_route
-);
+conformance::suite!(fresh());
 
 /// The database and its write-ahead log as they are on disk now, while the store is still open,
 /// so no clean shutdown ever reaches the copy.

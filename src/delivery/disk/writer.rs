@@ -279,12 +279,17 @@ impl Batch<'_> {
     }
 
     fn delivered(&mut self, id: DeliveryId) -> Stored<Answer> {
+        self.remove_if(id, IN_FLIGHT, "in-flight")
+    }
+
+    /// Removes the delivery if it is in `state`.
+    fn remove_if(&mut self, id: DeliveryId, state: i64, expected: &'static str) -> Stored<Answer> {
         match self.find(&id)? {
-            Some(found) if found.state == IN_FLIGHT => {
+            Some(found) if found.state == state => {
                 self.remove(&id, &found)?;
                 Ok(Ok(Output::Done))
             }
-            _ => Ok(not_found(id, "in-flight")),
+            _ => Ok(not_found(id, expected)),
         }
     }
 
@@ -395,13 +400,7 @@ impl Batch<'_> {
     }
 
     fn drop_dead(&mut self, id: DeliveryId) -> Stored<Answer> {
-        match self.find(&id)? {
-            Some(found) if found.state == DEAD => {
-                self.remove(&id, &found)?;
-                Ok(Ok(Output::Done))
-            }
-            _ => Ok(not_found(id, "dead")),
-        }
+        self.remove_if(id, DEAD, "dead")
     }
 
     fn remove(&mut self, id: &DeliveryId, found: &Found) -> Stored<()> {

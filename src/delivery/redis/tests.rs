@@ -89,27 +89,14 @@ impl Drop for Server {
     }
 }
 
-macro_rules! conformance_tests {
-    ($($name:ident),*) => {$(
-        #[tokio::test]
-        async fn $name() {
-            let server = Server::start(true);
-            conformance::$name(&server.spool().await).await;
-        }
-    )*};
+/// A spool on a fresh server with AOF on, the server kept alive beside it.
+async fn fresh() -> (Server, RedisSpool) {
+    let server = Server::start(true);
+    let spool = server.spool().await;
+    (server, spool)
 }
 
-conformance_tests!(
-    enqueue_claim_delivered,
-    claims_in_order_per_route_up_to_the_limit,
-    retry_counts_and_reschedules,
-    retries_come_back_soonest_due_first,
-    dead_replay_and_drop,
-    replay_a_route_and_purge_old_dead_letters,
-    full_refuses_and_writes_nothing,
-    bodies_byte_for_byte,
-    counts_per_route
-);
+conformance::suite!(fresh());
 
 #[tokio::test]
 async fn refuses_a_server_without_an_append_only_file() {
