@@ -98,6 +98,25 @@ impl TokenVerifier {
         self.token(headers, query).map(drop)
     }
 
+    /// The positions of the active tokens equal to the request's, for `hookguard explain`; each
+    /// compared by digest in constant time, as `verify` does.
+    pub fn matching_tokens(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        now: SystemTime,
+    ) -> Result<Vec<usize>, Rejection> {
+        let candidate: [u8; 32] = Sha256::digest(self.token(headers, query)?).into();
+        Ok(self
+            .digests
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, limit))| limit.is_none_or(|l| now <= l))
+            .filter(|(_, (digest, _))| bool::from(digest.ct_eq(&candidate)))
+            .map(|(i, _)| i)
+            .collect())
+    }
+
     pub fn verify(
         &self,
         headers: &HeaderMap,
