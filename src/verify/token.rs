@@ -192,6 +192,24 @@ mod tests {
     }
 
     #[test]
+    fn matching_tokens_names_the_position_of_the_token_sent() {
+        let v = query_verifier();
+        let empty = HeaderMap::new();
+        assert_eq!(
+            v.matching_tokens(&empty, Some("token=old-token"), NOW),
+            Ok(vec![0])
+        );
+        assert_eq!(
+            v.matching_tokens(&empty, Some("token=s3cret+token"), NOW),
+            Ok(vec![1])
+        );
+        assert_eq!(
+            v.matching_tokens(&empty, Some("token=nope"), NOW),
+            Ok(vec![])
+        );
+    }
+
+    #[test]
     fn every_query_rejection_path() {
         let v = query_verifier();
         let empty = HeaderMap::new();

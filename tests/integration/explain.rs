@@ -200,18 +200,24 @@ fn a_json_body_signed_with_sorted_keys_is_named() {
     assert_fits("stripe", &mangled, "compact with its keys sorted");
 }
 
-#[test]
-fn a_timestamp_in_milliseconds_where_seconds_are_expected_is_named() {
-    let body = b"{\"id\":\"evt_5\"}";
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
-    let ms = now.as_millis().to_string();
-    let message = [ms.as_bytes(), b".", body].concat();
+/// A request to the `plain` route with `stamp` in X-Ts, signed over `{stamp}.{body}`.
+fn plain_signed(stamp: &str, body: &[u8]) -> Vec<u8> {
+    let message = [stamp.as_bytes(), b".", body].concat();
     let signature = hmac_sha256_hex(NEW.as_bytes(), &message);
-    let request = format!(
-        "POST /hooks/plain HTTP/1.1\r\nHost: h\r\nX-Sig: {signature}\r\nX-Ts: {ms}\r\nContent-Length: {}\r\n\r\n",
+    let head = format!(
+        "POST /hooks/plain HTTP/1.1\r\nHost: h\r\nX-Sig: {signature}\r\nX-Ts: {stamp}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    let request = [request.as_bytes(), body].concat();
+    [head.as_bytes(), body].concat()
+}
+
+fn unix_now() -> std::time::Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock")
+}
+
+#[test]
+fn a_timestamp_in_milliseconds_where_seconds_are_expected_is_named() {
+    let request = plain_signed(&unix_now().as_millis().to_string(), b"{}");
     assert_fits(
         "plain",
         &request,
@@ -219,6 +225,36 @@ fn a_timestamp_in_milliseconds_where_seconds_are_expected_is_named() {
     );
 }
 
+#[test]
+fn a_stale_timestamp_on_a_good_signature_is_named_with_its_age() {
+    let stamp = (unix_now().as_secs() - 1000).to_string();
+    let request = plain_signed(&stamp, b"{}");
+    let (code, out) = explain("plain", &request);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("reason: stale_timestamp"), "{out}");
+    assert!(out.contains("tolerance ±300 s"), "{out}");
+    assert_fits(
+        "plain",
+        &request,
+        "the signature matches but the timestamp is 10",
+    );
+}
+
+#[test]
+fn a_request_file_path_is_read_like_standard_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, request) = (dir.path().join("c.yaml"), dir.path().join("r.http"));
+    std::fs::write(&config, CONFIG).expect("write config");
+    std::fs::write(&request, stripe_signed(b"{}")).expect("write request");
+    let (config, request) = (config.display().to_string(), request.display().to_string());
+    let output = run(
+        &[
+            "explain", "--config", &config, "--route", "stripe", &request,
+        ],
+        b"",
+    );
+    assert!(output.status.success(), "{}", text(&output.stdout));
+}
 #[test]
 fn a_public_url_differing_in_scheme_host_port_or_slash_is_named() {
     let body = b"{\"id\":\"evt_6\"}";
