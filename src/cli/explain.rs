@@ -43,7 +43,8 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let bytes = read_request(&args.request)?;
     let captured =
         capture::parse(&bytes).map_err(|why| anyhow!("{}: {why}", args.request.display()))?;
-    let forwarded = report(route, &sources, &captured, SystemTime::now());
+    let note = path_note(&config, route, &captured);
+    let forwarded = report(route, &sources, &captured, note, SystemTime::now());
     Ok(if forwarded {
         ExitCode::SUCCESS
     } else {
@@ -65,6 +66,24 @@ fn find_route<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c Route> {
         })
 }
 
+/// Where the proxy itself would route the captured path, when that is not the route explained:
+/// the explanation still follows the route asked for, as the capture may come from elsewhere.
+fn path_note(config: &Config, route: &Route, captured: &Captured) -> Option<String> {
+    let path = captured.path();
+    match hookguard::routing::lookup(&config.routes, |r| &r.pattern, path) {
+        Ok(Some(found)) if found.name == route.name => None,
+        Ok(Some(found)) => Some(format!(
+            "hookguard would route {path} to route {}, not {}",
+            found.name, route.name
+        )),
+        Ok(None) => Some(format!("{path} matches no route's path")),
+        Err(why) => Some(format!(
+            "{path} would be refused before any route: {}",
+            why.as_str()
+        )),
+    }
+}
+
 fn read_request(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path.as_os_str() != "-" {
         return std::fs::read(path).with_context(|| format!("cannot read {}", path.display()));
@@ -77,7 +96,13 @@ fn read_request(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Prints one line per finding; returns whether hookguard would forward the request.
-fn report(route: &Route, sources: &[String], captured: &Captured, now: SystemTime) -> bool {
+fn report(
+    route: &Route,
+    sources: &[String],
+    captured: &Captured,
+    note: Option<String>,
+    now: SystemTime,
+) -> bool {
     let body = RawBody::from(captured.body.as_slice());
     let view = RequestView {
         method: &captured.method,
@@ -89,6 +114,9 @@ fn report(route: &Route, sources: &[String], captured: &Captured, now: SystemTim
     };
     println!("route: {} ({})", route.name, route.scheme_label);
     print_request(captured);
+    if let Some(note) = note {
+        println!("note: {note}");
+    }
     let method_ok = route.methods.contains(&captured.method);
     if !method_ok {
         println!("method: {} is not one the route takes", captured.method);

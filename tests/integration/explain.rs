@@ -289,3 +289,14 @@ fn a_request_file_that_does_not_parse_or_a_missing_route_is_a_usage_error() {
     let (code, _) = explain("nope", &stripe_signed(b"{}"));
     assert_eq!(code, 2);
 }
+
+#[test]
+fn a_path_the_proxy_would_route_elsewhere_is_noted() {
+    let request = stripe_signed(b"{}");
+    let moved = text(&request).replacen("POST /hooks/stripe", "POST /hooks/square", 1);
+    let (_, out) = explain("stripe", moved.as_bytes());
+    assert!(
+        out.contains("note: hookguard would route /hooks/square to route square, not stripe"),
+        "{out}"
+    );
+}
