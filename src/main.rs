@@ -61,8 +61,22 @@ enum Command {
         /// The body's Content-Type, for presets that sign form fields (twilio).
         #[arg(long)]
         content_type: Option<String>,
+        /// Print a whole HTTP/1.1 request (request line, Host, signed headers, body) instead of the
+        /// headers alone, for `hookguard explain` or `nc`; needs --url.
+        #[arg(long)]
+        request: bool,
         /// The body file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
+    },
+    /// Say what a route would do with a captured request, and why; exit 0 forward, 1 refuse.
+    Explain {
+        #[arg(long)]
+        config: PathBuf,
+        /// The route's name (its `path` when it has no `name`).
+        #[arg(long)]
+        route: String,
+        /// The request as sent: request line, headers, blank line, body; `-` reads standard input.
+        request: PathBuf,
     },
     /// List, replay or drop dead letters through a running hookguard's admin API.
     DeadLetters(cli::dead_letters::DeadLetters),
@@ -91,6 +105,7 @@ fn main() -> ExitCode {
             url,
             method,
             content_type,
+            request,
             file,
         } => cli::sign::sign(cli::sign::SignArgs {
             provider: &provider,
@@ -98,8 +113,26 @@ fn main() -> ExitCode {
             url: url.as_deref(),
             method: &method,
             content_type: content_type.as_deref(),
+            request,
             file,
         }),
+        Command::Explain {
+            config,
+            route,
+            request,
+        } => {
+            // Exit 2 for what stops the explanation itself: a usage error, a config that does not
+            // load, a request file that does not parse.
+            return cli::explain::explain(cli::explain::ExplainArgs {
+                config,
+                route,
+                request,
+            })
+            .unwrap_or_else(|error| {
+                eprintln!("hookguard: {error:#}");
+                ExitCode::from(2)
+            });
+        }
         Command::DeadLetters(args) => cli::dead_letters::run(args),
     };
     match result {

@@ -20,6 +20,8 @@ pub struct SignArgs<'a> {
     pub url: Option<&'a str>,
     pub method: &'a str,
     pub content_type: Option<&'a str>,
+    /// Print the whole request, not the headers alone.
+    pub request: bool,
     pub file: Option<PathBuf>,
 }
 
@@ -30,8 +32,11 @@ pub fn sign(args: SignArgs<'_>) -> anyhow::Result<()> {
             args.provider
         );
     };
+    if args.request && args.url.is_none() {
+        bail!("--request needs --url, the URL the request is sent to (its path and Host)");
+    }
     let secret = read_secret(args.secret_env)?;
-    let body = read_body(args.file)?;
+    let body = read_body(args.file.clone())?;
     let outgoing = Outgoing {
         method: args
             .method
@@ -51,11 +56,51 @@ pub fn sign(args: SignArgs<'_>) -> anyhow::Result<()> {
     let headers = preset
         .sign(&secret, &outgoing)
         .map_err(anyhow::Error::msg)?;
+    if args.request {
+        return write_request(&args, &headers, &body);
+    }
     // One `Name: value` line per header, in the provider's own spelling, ready for `curl -H @file`.
     for (name, value) in headers {
         println!("{name}: {value}");
     }
     Ok(())
+}
+
+/// The whole request as a sender would put it on the wire, CRLF line endings and the body's exact
+/// bytes, so `hookguard explain` reads back what was signed.
+fn write_request(
+    args: &SignArgs<'_>,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let url: Uri = args
+        .url
+        .unwrap_or_default()
+        .parse()
+        .context("--url is not a URL")?;
+    let (Some(authority), Some(target)) = (url.authority(), url.path_and_query()) else {
+        bail!("--url must be absolute, such as https://hooks.example.com/path");
+    };
+    if let Some((name, _)) = headers.iter().find(|(name, _)| name.starts_with('/')) {
+        bail!(
+            "{} signs inside the body ({name}); fill it in and send the headers alone",
+            args.provider
+        );
+    }
+    let mut head = format!("{} {target} HTTP/1.1\r\nHost: {authority}\r\n", args.method);
+    if let Some(content_type) = args.content_type {
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut out = std::io::stdout().lock();
+    out.write_all(head.as_bytes())
+        .and_then(|()| out.write_all(body))
+        .and_then(|()| out.flush())
+        .context("cannot write standard output")
 }
 
 /// The secret as a route's `env: VAR` would load it, trailing line ending and all, so the two agree.

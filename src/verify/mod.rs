@@ -168,6 +168,21 @@ impl SignatureVerifier {
         }
     }
 
+    /// The positions of the active secrets that verify this request, each tried on its own, for
+    /// `hookguard explain`. Each comparison is the same constant-time one `verify` makes; only the
+    /// proxy's answer must not say which key matched, and it does not call this.
+    pub fn matching_keys(&self, request: &RequestView<'_>) -> Result<Vec<usize>, Rejection> {
+        let prepared = self.scheme.prepare(request)?;
+        Ok(self
+            .keys
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| key.is_active(request.now))
+            .filter(|(_, key)| bool::from(key.matches(&prepared.message, &prepared.candidates)))
+            .map(|(i, _)| i)
+            .collect())
+    }
+
     /// The MAC of `data` under the first active HMAC key, for handshakes that prove we hold it.
     pub fn first_active_mac(&self, data: &[u8], now: SystemTime) -> Option<Vec<u8>> {
         let message = [Cow::Borrowed(data)];
@@ -205,6 +220,15 @@ pub enum Verifier {
 }
 
 impl Verifier {
+    /// The positions of the secrets that verify this request on their own (see
+    /// [`SignatureVerifier::matching_keys`]); for `hookguard explain`, never the request path.
+    pub fn matching_secrets(&self, request: &RequestView<'_>) -> Result<Vec<usize>, Rejection> {
+        match self {
+            Verifier::Signature(v) => v.matching_keys(request),
+            Verifier::Token(v) => v.matching_tokens(request.headers, request.query, request.now),
+        }
+    }
+
     /// The checks that need no body, so a request without a signature is refused before it is read.
     pub fn precheck(&self, headers: &HeaderMap, query: Option<&str>) -> Result<(), Rejection> {
         match self {

@@ -98,6 +98,25 @@ impl TokenVerifier {
         self.token(headers, query).map(drop)
     }
 
+    /// The positions of the active tokens equal to the request's, for `hookguard explain`; each
+    /// compared by digest in constant time, as `verify` does.
+    pub fn matching_tokens(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        now: SystemTime,
+    ) -> Result<Vec<usize>, Rejection> {
+        let candidate: [u8; 32] = Sha256::digest(self.token(headers, query)?).into();
+        Ok(self
+            .digests
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, limit))| limit.is_none_or(|l| now <= l))
+            .filter(|(_, (digest, _))| bool::from(digest.ct_eq(&candidate)))
+            .map(|(i, _)| i)
+            .collect())
+    }
+
     pub fn verify(
         &self,
         headers: &HeaderMap,
@@ -170,6 +189,24 @@ mod tests {
         ] {
             assert_eq!(v.verify(&empty, Some(query), NOW), Ok(()), "{query}");
         }
+    }
+
+    #[test]
+    fn matching_tokens_names_the_position_of_the_token_sent() {
+        let v = query_verifier();
+        let empty = HeaderMap::new();
+        assert_eq!(
+            v.matching_tokens(&empty, Some("token=old-token"), NOW),
+            Ok(vec![0])
+        );
+        assert_eq!(
+            v.matching_tokens(&empty, Some("token=s3cret+token"), NOW),
+            Ok(vec![1])
+        );
+        assert_eq!(
+            v.matching_tokens(&empty, Some("token=nope"), NOW),
+            Ok(vec![])
+        );
     }
 
     #[test]

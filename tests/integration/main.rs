@@ -6,6 +6,7 @@ mod answers;
 mod cli;
 mod connections;
 mod deploy;
+mod explain;
 mod hygiene;
 mod limits;
 mod ops;

@@ -205,3 +205,48 @@ fn sign_reproduces_what_verify_accepts_for_every_hmac_preset() {
         );
     }
 }
+
+#[test]
+fn matching_keys_names_only_the_active_secret_that_signed() {
+    let preset = find("stripe").expect("stripe");
+    let Spec::Signature(spec) = &preset.spec else {
+        panic!("stripe signs");
+    };
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let right = Secret::new("whsec_right");
+    let body = b"{}";
+    let outgoing = Outgoing {
+        method: http::Method::POST,
+        body,
+        url: None,
+        content_type: None,
+        now,
+    };
+    let mut headers = HeaderMap::new();
+    for (name, value) in preset.sign(&right, &outgoing).expect("sign") {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).expect("name");
+        headers.insert(name, HeaderValue::from_str(&value).expect("value"));
+    }
+    let expired = Some(now - Duration::from_secs(1));
+    let secrets = [
+        (Secret::new("whsec_wrong"), None),
+        (right.clone(), None),
+        (right, expired),
+    ];
+    let verifier = crate::verify::SignatureVerifier::new(
+        spec.scheme().expect("scheme"),
+        spec.key_format,
+        &secrets,
+    )
+    .expect("keys");
+    let raw = crate::body::RawBody::from(&body[..]);
+    let view = RequestView {
+        method: &http::Method::POST,
+        headers: &headers,
+        query: None,
+        body: &raw,
+        public_url: None,
+        now,
+    };
+    assert_eq!(verifier.matching_keys(&view), Ok(vec![1]));
+}
