@@ -3,6 +3,7 @@
 mod access;
 mod admin_api;
 mod answers;
+mod browser;
 mod cli;
 mod connections;
 mod deploy;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod app;
+mod browser;
 pub mod demo;
 mod process;
 mod redis;
@@ -11,6 +12,7 @@ mod signers;
 mod wire;
 
 pub use app::*;
+pub use browser::*;
 pub use process::*;
 pub use redis::*;
 pub use signers::*;
