@@ -33,6 +33,8 @@ impl Browser {
                 "--disable-gpu",
                 "--disable-background-networking",
                 "--disable-extensions",
+                // Containers often give /dev/shm only 64 MiB; Chromium then crashes on large pages.
+                "--disable-dev-shm-usage",
                 "--no-first-run",
                 "--remote-debugging-port=0",
                 &format!("--window-size={width},{height}"),
