@@ -3,7 +3,10 @@
 
 mod api;
 mod auth;
+mod journal;
 mod reply;
+
+pub use journal::{Counts, Entry, Journal};
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -39,6 +42,8 @@ pub struct Admin {
     pub live: Arc<LiveConfig>,
     /// The spool, when the config has one.
     pub queue: Option<Arc<Queue>>,
+    /// Recent requests and per-route counts, for `/api/deliveries`, `/api/routes` and the feed.
+    pub journal: Arc<Journal>,
     /// Whether the configured admin address is loopback: elsewhere even reads need the token.
     pub loopback: bool,
 }
