@@ -7,6 +7,7 @@ mod cli;
 mod connections;
 mod deploy;
 mod hygiene;
+mod inspector;
 mod limits;
 mod ops;
 mod ports;
