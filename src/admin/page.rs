@@ -43,3 +43,52 @@ pub(super) fn answer(method: &Method, path: &str) -> Option<Answer> {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Some(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The snake_case strings a `match` arm maps to in `source`.
+    fn reasons(source: &str) -> Vec<&str> {
+        source
+            .lines()
+            .filter_map(|line| line.split_once("=> \"").map(|(_, rest)| rest))
+            .filter_map(|rest| rest.split_once('"').map(|(reason, _)| reason))
+            .filter(|reason| reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+            .collect()
+    }
+
+    /// Every reason the proxy records, read from the code that names them, is spelled out by the
+    /// page: a reason added later without words fails here.
+    #[test]
+    fn the_page_spells_out_every_reason() {
+        let refusal = include_str!("../proxy/refusal.rs");
+        let start = refusal.find("pub fn reason").expect("Refusal::reason");
+        let body = start + "pub fn reason".len();
+        let end = refusal[body..]
+            .find("fn ")
+            .map_or(refusal.len(), |n| body + n);
+        let rejection = include_str!("../verify/mod.rs");
+        let rejection = &rejection[rejection.find("impl Rejection").expect("Rejection")..];
+        let mut all = reasons(&refusal[start..end]);
+        all.extend(reasons(&rejection[..rejection.find("\n}\n").expect("end")]));
+        all.extend(reasons(include_str!("../routing.rs")));
+        all.push("client_closed_request");
+        assert!(all.len() > 35, "{all:?}");
+        for reason in all {
+            assert!(SCRIPT.contains(&format!("  {reason}: \"")), "{reason}");
+        }
+    }
+
+    #[test]
+    fn every_response_carries_the_policy() {
+        for path in ["/", "/inspector.js", "/inspector.css"] {
+            let answer = answer(&Method::GET, path).expect(path);
+            assert_eq!(answer.status(), StatusCode::OK);
+            assert!(answer
+                .headers()
+                .contains_key(header::CONTENT_SECURITY_POLICY));
+        }
+        assert!(answer(&Method::GET, "/other").is_none());
+    }
+}
