@@ -16,6 +16,22 @@ use crate::telemetry::metrics::Label;
 /// How many entries a live reader may fall behind before it is cut off: the proxy never waits.
 const FEED_BACKLOG: usize = 256;
 
+/// The most of a client-chosen string (path, event type) an entry keeps, so that the journal's
+/// size is bounded by `admin_recent`, not by what senders put in a request head.
+const MAX_TEXT: usize = 256;
+
+/// `text` cut to `MAX_TEXT` bytes on a character boundary, marked with `…` when cut.
+fn bounded(text: &str) -> Box<str> {
+    if text.len() <= MAX_TEXT {
+        return text.into();
+    }
+    let mut end = MAX_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end]).into()
+}
+
 /// One request, as the inspector shows it.
 #[derive(Debug)]
 pub struct Entry {
@@ -40,13 +56,13 @@ impl Entry {
             at: record.at,
             route: Label::clone(record.route),
             method: record.method.clone(),
-            path: record.path.into(),
+            path: bounded(record.path),
             outcome: record.outcome.as_str(),
             reason: record.reason,
             status: record.status,
             latency_us: record.latency_us,
-            delivery: record.delivery.map(Into::into),
-            event: record.event.map(Into::into),
+            delivery: record.delivery.map(bounded),
+            event: record.event.map(bounded),
             id: record.queued.map(Into::into),
         }
     }
@@ -210,6 +226,14 @@ mod tests {
         assert_eq!(counts.outcomes["forwarded"], 3);
         assert_eq!(counts.outcomes["refused"], 2);
         assert_eq!(counts.reasons["signature_mismatch"], 2);
+    }
+
+    #[test]
+    fn long_client_strings_are_cut() {
+        assert_eq!(&*bounded("/short"), "/short");
+        let long = "é".repeat(200);
+        let cut = bounded(&long);
+        assert!(cut.len() <= MAX_TEXT + '…'.len_utf8() && cut.ends_with('…'));
     }
 
     #[test]
