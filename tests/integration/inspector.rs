@@ -314,3 +314,75 @@ async fn the_page_and_its_assets_are_served_under_a_strict_policy() {
     assert!(!html.contains("http://") && !html.contains("https://"));
     assert_eq!(admin(&proxy, "POST", "/", None).await.status, 405);
 }
+
+/// Chromium on PATH, where the machine has it; the browser test is skipped without one.
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser"].into_iter().find(|name| {
+        std::process::Command::new(name)
+            .arg("--version")
+            .output()
+            .is_ok_and(|out| out.status.success())
+    })
+}
+
+/// The page as headless Chromium leaves it after running its script for a few (virtual) seconds.
+fn dump_dom(browser: &str, url: &str) -> String {
+    let profile = tempfile::tempdir().expect("profile dir");
+    let mut child = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish in 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut dom = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut dom)
+        .expect("read the DOM");
+    dom
+}
+
+#[tokio::test]
+async fn headless_chromium_renders_the_journal_as_text() {
+    let Some(browser) = chromium() else {
+        eprintln!("skipped: no chromium on PATH");
+        return;
+    };
+    let app = App::start().await;
+    let proxy = start(&app, "127.0.0.1:0", false);
+    assert_eq!(github(&proxy, SECRET, "gh-ok").await.status, 202);
+    // A delivery id that would be markup if the page ever parsed data as HTML.
+    let forged = github(&proxy, "forged-secret", "<b id=injected>bold</b>").await;
+    assert_eq!(forged.status, 401);
+    let url = format!("http://{}/", admin_addr(&proxy));
+    let dom = tokio::task::spawn_blocking(move || dump_dom(browser, &url))
+        .await
+        .expect("chromium task");
+    for expected in [
+        "signature did not match any secret (signature_mismatch)",
+        "forwarded: 1",
+        "gh-ok",
+        "POST /gh",
+        "(live)",
+        "No spool configured",
+        "&lt;b id=injected&gt;bold&lt;/b&gt;",
+    ] {
+        assert!(dom.contains(expected), "{expected} not in {dom}");
+    }
+    assert!(!dom.contains("<b id=\"injected\">"), "{dom}");
+}
