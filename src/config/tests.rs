@@ -519,3 +519,15 @@ fn the_admin_token_comes_from_env_or_file_and_must_be_long() {
         "rotation is picked up"
     );
 }
+
+#[test]
+fn admin_recent_takes_effect_only_on_restart() {
+    let live = super::LiveConfig::new(load(MINIMAL).expect("valid"));
+    let resized = load(&format!("admin_recent: 10\n{MINIMAL}")).expect("valid");
+    assert_eq!(resized.admin_recent, 10);
+    assert_eq!(
+        live.replace(resized).err(),
+        Some(super::RestartOnly::AdminRecent)
+    );
+    assert!(live.replace(load(MINIMAL).expect("valid")).is_ok());
+}
