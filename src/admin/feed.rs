@@ -40,9 +40,12 @@ impl Body for Feed {
 
 /// Subscribes now, so every request from here on is sent, and starts the copier.
 pub fn open(journal: &Journal) -> Feed {
-    let entries = journal.subscribe();
+    let (entries, watching) = journal.subscribe();
     let (sender, events) = mpsc::channel(SOCKET_BACKLOG);
-    tokio::spawn(copy(entries, sender));
+    tokio::spawn(async move {
+        copy(entries, sender).await;
+        drop(watching);
+    });
     Feed { events }
 }
 
