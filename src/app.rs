@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::admin::Health;
+use crate::admin::{Health, Journal};
 use crate::config::{Config, LiveConfig, SpoolLocation, SpoolSettings};
 use crate::delivery::dispatcher::Dispatcher;
 use crate::delivery::{DiskSpool, Queue, RedisSpool, SpoolStore};
@@ -54,10 +54,13 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         Some(settings) => Some(Arc::new(open_queue(settings, Arc::clone(&metrics)).await?)),
         None => None,
     };
+    // Sized once: `admin_recent` takes effect on restart.
+    let journal = Arc::new(Journal::new(config.admin_recent));
     let live = Arc::new(LiveConfig::new(config));
     let proxy = Arc::new(Proxy::new(
         Arc::clone(&live),
         Arc::clone(&metrics),
+        Arc::clone(&journal),
         queue.clone(),
     ));
     let listener = crate::server::exclusive_listener(listen)
@@ -75,6 +78,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
             health: Arc::clone(&health),
             live: Arc::clone(&live),
             queue: queue.clone(),
+            journal: Arc::clone(&journal),
             loopback: addr.ip().is_loopback(),
         };
         start_admin(addr, admin).await?;

@@ -19,7 +19,9 @@
 //!   so they sit below both config and the server.
 //! - [`dedup`]: replay protection, in memory or in Redis shared by replicas.
 //! - [`delivery`]: store-and-forward; so far the durable spool store, not yet wired to routes.
-//! - [`admin`]: `/livez`, `/readyz`, `/metrics` and the spool API (`/api/spool`, `/api/dead-letters`) on a separate listener.
+//! - [`admin`]: `/livez`, `/readyz`, `/metrics`, the spool API (`/api/spool`, `/api/dead-letters`),
+//!   the journal of recent requests (`/api/deliveries`, its live feed, `/api/routes`) and the
+//!   inspector page, on a separate listener.
 //! - [`telemetry`]: metrics, log batching and log line layouts.
 //! - [`memory`]: the measured memory per held connection, against the cgroup memory limit.
 //! - The plain types that config builds and the proxy applies sit below both, so neither imports

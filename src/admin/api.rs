@@ -9,7 +9,6 @@ use http::request::Parts;
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::auth::{self, Denied};
 use super::reply::{self, error, json, Answer};
 use super::Admin;
 use crate::config::DeliveryMode;
@@ -64,14 +63,8 @@ pub(super) async fn answer(admin: &Admin, parts: &Parts, peer: SocketAddr) -> An
         Ok(endpoint) => endpoint,
         Err(refusal) => return refusal.answer(),
     };
-    let live = admin.live.load();
-    let token = live.config.admin_token.as_ref();
-    match auth::check(token, endpoint.changes(), admin.loopback, &parts.headers) {
-        Ok(()) => {}
-        Err(Denied::Unauthorized) => return reply::unauthorized(),
-        Err(Denied::NotConfigured) => {
-            return error(StatusCode::FORBIDDEN, "admin token not configured")
-        }
+    if let Some(denied) = super::gate(admin, endpoint.changes(), &parts.headers) {
+        return denied;
     }
     let Some(queue) = admin.queue.as_deref() else {
         return error(StatusCode::NOT_FOUND, "no spool configured");
@@ -197,7 +190,7 @@ fn limit(query: &str) -> Result<usize, Refusal> {
 }
 
 /// The first value of `name` in a query string, percent-decoded.
-fn param(query: &str, name: &str) -> Option<String> {
+pub(super) fn param(query: &str, name: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         (key == name).then(|| {

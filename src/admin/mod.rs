@@ -1,9 +1,16 @@
 //! The admin listener and its routing: `/livez`, `/readyz` and `/metrics` (apart from the proxy port
-//! so probes and scrapes keep working while the proxy drains), and `/api/*` handed to [`api`].
+//! so probes and scrapes keep working while the proxy drains), `/api/*` handed to [`inspect`]
+//! (the journal and its live feed) or [`api`] (the spool), and the inspector page ([`page`]).
 
 mod api;
 mod auth;
+mod feed;
+mod inspect;
+mod journal;
+mod page;
 mod reply;
+
+pub use journal::{Counts, Entry, Journal};
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -39,6 +46,8 @@ pub struct Admin {
     pub live: Arc<LiveConfig>,
     /// The spool, when the config has one.
     pub queue: Option<Arc<Queue>>,
+    /// Recent requests and per-route counts, for `/api/deliveries`, `/api/routes` and the feed.
+    pub journal: Arc<Journal>,
     /// Whether the configured admin address is loopback: elsewhere even reads need the token.
     pub loopback: bool,
 }
@@ -49,9 +58,30 @@ async fn answer(admin: &Admin, request: Request<Incoming>, peer: SocketAddr) -> 
     let (parts, _body) = request.into_parts();
     let path = parts.uri.path();
     if path == "/api" || path.starts_with("/api/") {
+        if let Some(answer) = inspect::answer(admin, &parts) {
+            return answer;
+        }
         return api::answer(admin, &parts, peer).await;
     }
+    if let Some(answer) = page::answer(&parts.method, path) {
+        return answer;
+    }
     probe(&admin.health, &parts.method, path)
+}
+
+/// The token rule for every `/api/*` endpoint: `None` lets the request in, otherwise the refusal.
+/// The config is read per request so a reload can rotate `admin_token`.
+fn gate(admin: &Admin, changes: bool, headers: &http::HeaderMap) -> Option<Answer> {
+    let live = admin.live.load();
+    let token = live.config.admin_token.as_ref();
+    match auth::check(token, changes, admin.loopback, headers) {
+        Ok(()) => None,
+        Err(auth::Denied::Unauthorized) => Some(reply::unauthorized()),
+        Err(auth::Denied::NotConfigured) => Some(reply::error(
+            StatusCode::FORBIDDEN,
+            "admin token not configured",
+        )),
+    }
 }
 
 fn probe(health: &Health, method: &Method, path: &str) -> Answer {

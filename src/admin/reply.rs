@@ -3,12 +3,15 @@
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 
-pub type Answer = Response<Full<Bytes>>;
+use super::feed::Feed;
+
+/// A whole body, or the live feed's endless one.
+pub type Answer = Response<Either<Full<Bytes>, Feed>>;
 
 pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Answer {
-    let mut response = Response::new(Full::new(body.into()));
+    let mut response = Response::new(Either::Left(Full::new(body.into())));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -54,7 +57,7 @@ pub fn unauthorized() -> Answer {
 
 /// 204, no body.
 pub fn no_content() -> Answer {
-    let mut response = Response::new(Full::new(Bytes::new()));
+    let mut response = Response::new(Either::Left(Full::new(Bytes::new())));
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
 }

@@ -34,6 +34,9 @@ pub enum RestartOnly {
     DedupStore,
     #[error("`spool` takes effect only on restart")]
     Spool,
+    /// The journal is sized once, at start.
+    #[error("`admin_recent` takes effect only on restart")]
+    AdminRecent,
 }
 
 /// The config in force, shared by the server, the proxy and reload.
@@ -62,6 +65,9 @@ impl LiveConfig {
         }
         if config.spool != current.config.spool {
             return Err(RestartOnly::Spool);
+        }
+        if config.admin_recent != current.config.admin_recent {
+            return Err(RestartOnly::AdminRecent);
         }
         self.0.store(Arc::new(Live::new(config)));
         Ok(())

@@ -190,6 +190,8 @@ pub struct Config {
     pub spool: Option<SpoolSettings>,
     /// Guards the admin API's changes (and its reads when `admin` is not loopback).
     pub admin_token: Option<crate::verify::Secret>,
+    /// How many recent requests the admin journal keeps; read at start only.
+    pub admin_recent: usize,
     pub routes: Vec<Route>,
     /// Things that are allowed but unwise, such as literal secrets; `check` and `run` print them.
     pub warnings: Vec<String>,
@@ -251,6 +253,7 @@ impl Config {
             &env,
             &mut watched_files,
         ));
+        let admin_recent = problems.keep(settings::admin_recent(raw.admin_recent));
         let mut warnings = Vec::new();
         let defaults = route::Defaults {
             upstream: upstream.as_ref(),
@@ -280,6 +283,7 @@ impl Config {
             Some(upstream_tls),
             Some(max_body),
             Some(admin_token),
+            Some(admin_recent),
         ) = (
             listen,
             upstream,
@@ -292,6 +296,7 @@ impl Config {
             upstream_tls,
             max_body,
             admin_token,
+            admin_recent,
         )
         else {
             return Err(incomplete());
@@ -313,6 +318,7 @@ impl Config {
             limits,
             spool,
             admin_token,
+            admin_recent,
             routes,
             warnings,
             watched_files,

@@ -28,6 +28,7 @@ pub(super) struct RawConfig {
     pub(super) limits: RawLimits,
     pub(super) spool: Option<RawSpool>,
     pub(super) admin_token: Option<RawAdminToken>,
+    pub(super) admin_recent: Option<usize>,
     pub(super) routes: Vec<RawRoute>,
 }
 

@@ -41,6 +41,23 @@ pub(super) fn admin(text: Option<&str>) -> Result<Option<SocketAddr>, Problem> {
         })
 }
 
+/// The admin journal's default size: enough for the inspector's view, a few hundred KB at most.
+const DEFAULT_ADMIN_RECENT: usize = 1000;
+/// Above this the journal stops being "recent" and starts being a memory cost worth a real store.
+const MAX_ADMIN_RECENT: usize = 100_000;
+
+pub(super) fn admin_recent(value: Option<usize>) -> Result<usize, Problem> {
+    match value {
+        None => Ok(DEFAULT_ADMIN_RECENT),
+        Some(n) if (1..=MAX_ADMIN_RECENT).contains(&n) => Ok(n),
+        Some(_) => Err(invalid(
+            TOP,
+            "admin_recent",
+            format!("must be from 1 to {MAX_ADMIN_RECENT}"),
+        )),
+    }
+}
+
 pub(super) fn upstream(text: Option<&str>) -> Result<Upstream, Problem> {
     let text = text.ok_or_else(|| {
         invalid(

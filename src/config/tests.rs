@@ -45,6 +45,7 @@ fn defaults_fill_in() {
     assert_eq!(route.max_body, 1024 * 1024);
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     assert_eq!(config.admin, None);
+    assert_eq!(config.admin_recent, 1000);
     assert_eq!(config.shutdown_grace, Duration::from_secs(20));
     assert_eq!(config.log_format, LogFormat::Text);
     assert!(config.tls.is_none());
@@ -198,6 +199,8 @@ fn refusals_name_the_route_and_the_key() {
             (MINIMAL.replace("secrets: [{env: SECRET_VAR}]", "secrets: []"), &["secrets", "at least one"]),
             (MINIMAL.replace("upstream: http://127.0.0.1:3000", "upstream: ftp://x"), &["top level", "upstream"]),
             (format!("admin: nowhere\n{MINIMAL}"), &["top level", "admin"]),
+            (format!("admin_recent: 0\n{MINIMAL}"), &["top level", "admin_recent"]),
+            (format!("admin_recent: 100001\n{MINIMAL}"), &["admin_recent", "100000"]),
             (format!("shutdown_grace: soon\n{MINIMAL}"), &["shutdown_grace", "duration"]),
             (format!("log: {{format: xml}}\n{MINIMAL}"), &["log", "xml"]),
             (format!("log: {{level: 'not a level!!'}}\n{MINIMAL}"), &["log.level"]),
@@ -522,4 +525,16 @@ fn the_admin_token_comes_from_env_or_file_and_must_be_long() {
         config.watched_files.contains(&path),
         "rotation is picked up"
     );
+}
+
+#[test]
+fn admin_recent_takes_effect_only_on_restart() {
+    let live = super::LiveConfig::new(load(MINIMAL).expect("valid"));
+    let resized = load(&format!("admin_recent: 10\n{MINIMAL}")).expect("valid");
+    assert_eq!(resized.admin_recent, 10);
+    assert_eq!(
+        live.replace(resized).err(),
+        Some(super::RestartOnly::AdminRecent)
+    );
+    assert!(live.replace(load(MINIMAL).expect("valid")).is_ok());
 }

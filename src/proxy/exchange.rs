@@ -12,6 +12,7 @@ use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 
 use super::{ConnectionInfo, Live, ProxyBody};
+use crate::admin::Journal;
 use crate::clientip;
 use crate::config::Route;
 use crate::proxy::refusal::Refusal;
@@ -185,6 +186,8 @@ const CLIENT_CLOSED: u16 = 499;
 /// that must leave a trace.
 pub struct Exchange<'a> {
     pub metrics: &'a Metrics,
+    /// The admin journal of recent requests, written from the same record as the log line.
+    journal: &'a Journal,
     pub live: &'a Live,
     pub conn: &'a ConnectionInfo,
     started: Instant,
@@ -209,6 +212,7 @@ pub struct Exchange<'a> {
 impl<'a> Exchange<'a> {
     pub fn begin(
         metrics: &'a Metrics,
+        journal: &'a Journal,
         live: &'a Live,
         conn: &'a ConnectionInfo,
         request: &Request<Incoming>,
@@ -216,6 +220,7 @@ impl<'a> Exchange<'a> {
         metrics.in_flight.inc();
         Exchange {
             metrics,
+            journal,
             live,
             conn,
             started: Instant::now(),
@@ -259,6 +264,7 @@ impl<'a> Exchange<'a> {
             .map_or(&self.metrics.unmatched_label, |r| &r.label);
         let delivery = self.delivery.as_deref().map(bounded_for_log);
         let record = Record {
+            at: self.now,
             route,
             method: &self.method,
             path: self.uri.path(),
@@ -275,6 +281,7 @@ impl<'a> Exchange<'a> {
         };
         record.count(self.metrics);
         record.log();
+        self.journal.write(&record);
     }
 }
 
@@ -293,8 +300,10 @@ impl Drop for Exchange<'_> {
 }
 
 /// What is known of a request once it ended: the one source of its log line and its metrics, and
-/// later of an admin journal.
+/// of the admin journal.
 pub struct Record<'e> {
+    /// When the request came in.
+    pub at: SystemTime,
     pub route: &'e Label,
     pub method: &'e http::Method,
     pub path: &'e str,

@@ -22,6 +22,7 @@ use http::{Request, Response};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 
+use crate::admin::Journal;
 use crate::config::DedupStore;
 use crate::config::{Live, LiveConfig};
 use crate::dedup::{MemoryStore, RedisStore, Store};
@@ -49,6 +50,8 @@ pub struct ConnectionInfo {
 pub struct Proxy {
     live: Arc<LiveConfig>,
     metrics: Arc<Metrics>,
+    /// Recent requests for the admin API; sized at start.
+    journal: Arc<Journal>,
     /// Outlives reloads, so a reload never forgets which deliveries the app already took.
     dedup: Store,
     /// The spool queue routes write to; `None` when the config has no `spool`.
@@ -57,7 +60,12 @@ pub struct Proxy {
 
 impl Proxy {
     /// The dedup store is made from the config in force now; it is restart-only, so it stays.
-    pub fn new(live: Arc<LiveConfig>, metrics: Arc<Metrics>, queue: Option<Arc<Queue>>) -> Self {
+    pub fn new(
+        live: Arc<LiveConfig>,
+        metrics: Arc<Metrics>,
+        journal: Arc<Journal>,
+        queue: Option<Arc<Queue>>,
+    ) -> Self {
         let dedup = match &live.load().config.dedup_store {
             DedupStore::Memory { max_entries } => Store::Memory(MemoryStore::new(*max_entries)),
             // The URL was validated with the config; should it still fail, dedup routes fail closed.
@@ -68,6 +76,7 @@ impl Proxy {
         Proxy {
             live,
             metrics,
+            journal,
             dedup,
             queue,
         }
@@ -80,7 +89,8 @@ impl Proxy {
         conn: &ConnectionInfo,
     ) -> Response<ProxyBody> {
         let live = self.live.load();
-        let mut exchange = exchange::Exchange::begin(&self.metrics, &live, conn, &request);
+        let mut exchange =
+            exchange::Exchange::begin(&self.metrics, &self.journal, &live, conn, &request);
         let (parts, body) = request.into_parts();
         let finished = self.pipeline(&mut exchange, parts, body).await;
         exchange.finish(finished)

@@ -9,6 +9,7 @@ mod connections;
 mod deploy;
 mod explain;
 mod hygiene;
+mod inspector;
 mod limits;
 mod ops;
 mod ports;
