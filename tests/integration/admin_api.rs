@@ -113,16 +113,7 @@ async fn dead_letters(proxy: &Hookguard, count: usize) -> Vec<Value> {
 
 /// Waits until the app has recorded `count` requests in all.
 async fn received(app: &App, seen: &mut Vec<Recorded>, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while seen.len() < count {
-        assert!(
-            Instant::now() < deadline,
-            "the app got {} of {count}",
-            seen.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        seen.extend(app.take());
-    }
+    app.collect(seen, count, Duration::from_secs(15)).await;
 }
 
 fn header<'r>(recorded: &'r Recorded, name: &str) -> &'r str {

@@ -85,13 +85,7 @@ async fn the_inspector_shows_a_forgery_and_replays_a_dead_letter() {
     page.wait_for(replay_button, Duration::from_secs(15)).await;
     page.eval(&format!("{replay_button}.click()")).await;
     let mut seen = Vec::new();
-    for _ in 0..100 {
-        seen.extend(app.take());
-        if !seen.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.collect(&mut seen, 1, Duration::from_secs(10)).await;
     assert_eq!(seen.len(), 1, "the replay reached the app");
     assert_eq!(seen[0].headers["x-hookguard-attempt"], "1");
     assert_eq!(seen[0].body.as_ref(), body);

@@ -40,18 +40,9 @@ fn queued_id(response: &RawResponse) -> String {
     id
 }
 
-/// Waits until the app has recorded `count` requests in all, and returns them.
+/// Waits until the app has recorded `count` requests in all.
 async fn wait_for(app: &App, seen: &mut Vec<Recorded>, count: usize, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while seen.len() < count {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {count} deliveries reached the app",
-            seen.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        seen.extend(app.take());
-    }
+    app.collect(seen, count, limit).await;
 }
 
 /// The spool gauges are refreshed every 2 s; waits up to 6 s for `series` to read `value`.

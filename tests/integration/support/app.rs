@@ -172,6 +172,23 @@ impl App {
         format!("http://{}", self.addr)
     }
 
+    /// Waits until `seen` plus what the app records holds `count` requests, within `limit`.
+    pub async fn collect(&self, seen: &mut Vec<Recorded>, count: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            seen.extend(self.take());
+            if seen.len() >= count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the app got only {} of {count} requests",
+                seen.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Everything received so far, leaving the record empty.
     pub fn take(&self) -> Vec<Recorded> {
         std::mem::take(&mut *self.recorded.lock().expect("lock"))
