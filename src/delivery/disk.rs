@@ -22,12 +22,11 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use rusqlite::Connection;
-use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::spool::{
-    unix_ms, AttemptEnd, DeadLetter, DeadReason, Delivery, DeliveryId, NewDelivery, Spool,
-    SpoolCounts, SpoolError,
+    unix_ms, AttemptEnd, DeadLetter, DeadReason, Delivery, DeliveryId, NewDelivery, RequestRecord,
+    Spool, SpoolCounts, SpoolError,
 };
 
 /// The file inside the spool directory (SQLite adds `-wal` and `-shm` beside it).
@@ -64,16 +63,6 @@ const SCHEMA: &str = "
 const PENDING: i64 = 0;
 const IN_FLIGHT: i64 = 1;
 const DEAD: i64 = 2;
-
-/// What a delivery is and never stops being, encoded once by the caller.
-#[derive(Debug, Serialize, Deserialize)]
-struct Fixed {
-    method: String,
-    path_and_query: String,
-    headers: Vec<(Vec<u8>, Vec<u8>)>,
-    event: Option<String>,
-    provider_delivery: Option<String>,
-}
 
 fn reason_code(reason: DeadReason) -> i64 {
     match reason {
@@ -313,17 +302,11 @@ impl Spool for DiskSpool {
         // Encoded here, on the caller's thread, so the one writer thread only stores bytes.
         let size = charged_size(route, &delivery);
         let received_at_ms = unix_ms(delivery.received_at);
-        let fixed = Fixed {
-            method: delivery.method,
-            path_and_query: delivery.path_and_query,
-            headers: delivery.headers,
-            event: delivery.event,
-            provider_delivery: delivery.provider_delivery,
-        };
+        let (fixed, body) = RequestRecord::split(delivery);
         let op = Op::Enqueue(Enqueue {
             route: route.to_owned(),
             fixed: postcard::to_allocvec(&fixed).map_err(|e| SpoolError::Storage(e.to_string()))?,
-            body: delivery.body,
+            body,
             received_at_ms,
             size,
         });

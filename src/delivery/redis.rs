@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::disk::{charged_size, random_u32};
 use super::spool::{
     from_unix_ms, unix_ms, AttemptEnd, DeadLetter, DeadReason, Delivery, DeliveryId, NewDelivery,
-    RouteCounts, Spool, SpoolCounts, SpoolError,
+    RequestRecord, RouteCounts, Spool, SpoolCounts, SpoolError,
 };
 
 mod link;
@@ -34,12 +34,8 @@ const MAX_CLAIM: usize = 10_000;
 /// changes over its life lives in plain hash fields, so the Lua scripts can change it.
 #[derive(Serialize, Deserialize)]
 struct Meta {
-    method: String,
-    path_and_query: String,
-    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    request: RequestRecord,
     received_at_ms: u64,
-    event: Option<String>,
-    provider_delivery: Option<String>,
 }
 
 /// A delivery being enqueued, encoded.
@@ -210,20 +206,17 @@ impl Spool for RedisSpool {
     async fn enqueue(&self, route: &str, delivery: NewDelivery) -> Result<DeliveryId, SpoolError> {
         let size = charged_size(route, &delivery);
         let received_ms = unix_ms(delivery.received_at);
+        let (request, body) = RequestRecord::split(delivery);
         let meta = Meta {
-            method: delivery.method,
-            path_and_query: delivery.path_and_query,
-            headers: delivery.headers,
+            request,
             received_at_ms: received_ms,
-            event: delivery.event,
-            provider_delivery: delivery.provider_delivery,
         };
         let meta = postcard::to_allocvec(&meta).map_err(storage)?;
         let new = New {
             route,
             size,
             meta: &meta,
-            body: &delivery.body,
+            body: &body,
             received_ms,
         };
         for _ in 0..3 {

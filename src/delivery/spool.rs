@@ -69,6 +69,30 @@ pub struct NewDelivery {
     pub provider_delivery: Option<String>,
 }
 
+/// What a delivery is and never stops being, as both stores keep it (encoded once, at enqueue).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(super) struct RequestRecord {
+    pub method: String,
+    pub path_and_query: String,
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    pub event: Option<String>,
+    pub provider_delivery: Option<String>,
+}
+
+impl RequestRecord {
+    /// The record and the body of a new delivery.
+    pub fn split(delivery: NewDelivery) -> (Self, Bytes) {
+        let record = RequestRecord {
+            method: delivery.method,
+            path_and_query: delivery.path_and_query,
+            headers: delivery.headers,
+            event: delivery.event,
+            provider_delivery: delivery.provider_delivery,
+        };
+        (record, delivery.body)
+    }
+}
+
 /// A spooled delivery in full, as [`Spool::take`] hands it to an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {

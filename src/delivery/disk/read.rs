@@ -20,7 +20,7 @@ pub(super) fn read_dead_letters(
     let mut rows = statement.query(params![route, int(limit as u64)])?;
     let mut letters = Vec::new();
     while let Some(row) = rows.next()? {
-        let fixed: Fixed = postcard::from_bytes(&row.get::<_, Vec<u8>>(10)?)?;
+        let fixed: RequestRecord = postcard::from_bytes(&row.get::<_, Vec<u8>>(10)?)?;
         let last_error: Option<String> = row.get(8)?;
         let last_status: Option<u16> = row.get(7)?;
         letters.push(DeadLetter {

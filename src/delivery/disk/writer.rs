@@ -415,7 +415,7 @@ impl Batch<'_> {
 
 /// A claimed row as the dispatcher gets it; the columns are those `claim` selects.
 fn delivery_from(route: &str, row: &Row<'_>) -> Stored<Delivery> {
-    let fixed: Fixed = postcard::from_bytes(&row.get::<_, Vec<u8>>(6)?)?;
+    let fixed: RequestRecord = postcard::from_bytes(&row.get::<_, Vec<u8>>(6)?)?;
     let body: Vec<u8> = row.get(7)?;
     Ok(Delivery {
         id: DeliveryId::new(uint(row.get(0)?), row.get(1)?),

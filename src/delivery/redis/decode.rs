@@ -40,15 +40,15 @@ pub(super) fn decode_delivery(route: &str, mut row: Row) -> Result<Delivery, Spo
     Ok(Delivery {
         id: id(&mut row, 0)?,
         route: route.to_owned(),
-        method: meta.method,
-        path_and_query: meta.path_and_query,
-        headers: meta.headers,
+        method: meta.request.method,
+        path_and_query: meta.request.path_and_query,
+        headers: meta.request.headers,
         body: Bytes::from(field(&mut row, 2, "body")?),
         received_at: from_unix_ms(meta.received_at_ms),
         attempt: number(&mut row, 3, "attempt")?,
         age_from: from_unix_ms(number(&mut row, 4, "age")?),
         next_due: from_unix_ms(number(&mut row, 5, "due time")?),
-        event: meta.event,
+        event: meta.request.event,
     })
 }
 
@@ -84,15 +84,15 @@ pub(super) fn decode_dead_letter(mut row: Row) -> Result<DeadLetter, SpoolError>
     Ok(DeadLetter {
         id: id(&mut row, 0)?,
         route: text(&mut row, 1, "route")?,
-        method: meta.method,
-        path_and_query: meta.path_and_query,
+        method: meta.request.method,
+        path_and_query: meta.request.path_and_query,
         received_at: from_unix_ms(meta.received_at_ms),
         attempts: number(&mut row, 3, "attempt")?,
         reason: reason(&text(&mut row, 4, "dead reason")?)?,
         dead_at: from_unix_ms(number(&mut row, 5, "dead time")?),
         last: last(&mut row, 6)?,
-        event: meta.event,
-        provider_delivery: meta.provider_delivery,
+        event: meta.request.event,
+        provider_delivery: meta.request.provider_delivery,
         size: number(&mut row, 9, "size")?,
     })
 }
