@@ -7,6 +7,9 @@ signature is computed here from the documented scheme and the SDK's verifier mus
 remaining providers document the scheme but ship neither; their signatures are computed here from
 the documentation with Python's hmac, independently of hookguard's Rust code.
 
+Later families of presets add theirs from tools/preset_vectors_<family>.py, each run with this
+file's `add`, `body_hmac`, `hmac_digest`, `T`, `NOW` and `BODY` in scope.
+
 Run once, in a virtualenv with the SDKs (run with --help for the list); commit the output:
     python3 tools/preset_vectors.py > tests/data/preset-vectors.json
 """
@@ -234,6 +237,14 @@ body_hmac("coinbase-commerce", "X-CC-Webhook-Signature")
 sig = base64.b64encode(hmac_digest(hashlib.sha256, "docusign-key", BODY)).decode()
 add("docusign", "docusign-key", [["X-DocuSign-Signature-1", base64.b64encode(b"y" * 32).decode()], ["X-DocuSign-Signature-2", sig]],
     source="DocuSign Connect docs scheme, Python hmac; the key matches the second header")
+
+# --- Each family of later presets: tools/preset_vectors_<family>.py, run with this file's helpers ---
+import glob
+import os
+import runpy
+for family in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "preset_vectors_*.py"))):
+    runpy.run_path(family, init_globals={"add": add, "body_hmac": body_hmac, "hmac_digest": hmac_digest,
+                                          "vectors": vectors, "T": T, "NOW": NOW, "BODY": BODY})
 
 if "--help" in sys.argv:
     print(__doc__)

@@ -41,7 +41,7 @@ impl Preset {
             .header_sets
             .first()
             .cloned()
-            .unwrap_or_else(|| super::headers(&[], None, None));
+            .unwrap_or_else(|| super::shapes::headers(&[], None, None));
         let id = headers
             .id
             .as_ref()

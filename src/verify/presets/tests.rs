@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderValue};
 
 use super::*;
 use crate::verify::vector_cases::{signature_headers, vectors, verifier, Case};
-use crate::verify::{Rejection, RequestView, Secret};
+use crate::verify::{KeyFormat, Rejection, RequestView, Secret};
 
 #[test]
 fn every_preset_has_a_known_answer_vector() {
