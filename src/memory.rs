@@ -7,7 +7,7 @@ use std::path::Path;
 /// Resident memory one connection held open by a slowloris client costs: its tasks, hyper's read
 /// buffer, the head tracker and the connection driver.
 ///
-/// Measured on the release binary with the settings of `deploy/kubernetes/sidecar.yaml`:
+/// Measured on the release binary with the settings of `deploy/kubernetes/base` (the sidecar):
 /// `slowhttptest -H -c 3000 -r 1000 -i 5 -l 40 -u http://127.0.0.1:18080/webhooks/drivewidget`,
 /// RSS sampled from /proc beside the established connections: 3,000 held at a peak of 79 MiB over
 /// 6.0 MiB idle, 25 KiB each. Rounded up to 32 KiB for allocator slack and heads that grow.

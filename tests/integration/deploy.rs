@@ -1,6 +1,7 @@
-//! The shipped Kubernetes example: its embedded config validates with `hookguard check`, the
-//! Deployment keeps the properties a sidecar depends on, and its max_connections held by a
-//! slowloris client fit in its memory limit.
+//! The Kustomize base under deploy/kubernetes/base, which every overlay builds on: its embedded
+//! config validates with `hookguard check`, the Deployment keeps the properties a sidecar depends
+//! on, and its max_connections held by a slowloris client fit in its memory limit. (CI renders
+//! each overlay and checks it with tools/check_kustomize.sh.)
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -12,10 +13,18 @@ use tokio::net::TcpStream;
 
 use crate::support::{binary, hmac_sha256_hex, http1_request, send_raw, App, Hookguard};
 
-const MANIFEST: &str = include_str!("../../deploy/kubernetes/sidecar.yaml");
+/// The base's objects that the sidecar needs, one file each.
+const MANIFESTS: [&str; 4] = [
+    include_str!("../../deploy/kubernetes/base/configmap.yaml"),
+    include_str!("../../deploy/kubernetes/base/secret.yaml"),
+    include_str!("../../deploy/kubernetes/base/deployment.yaml"),
+    include_str!("../../deploy/kubernetes/base/service.yaml"),
+];
 
 fn documents() -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(MANIFEST)
+    MANIFESTS
+        .iter()
+        .flat_map(|manifest| serde_yaml::Deserializer::from_str(manifest))
         .map(|document| Value::deserialize(document).expect("a YAML document"))
         .filter(|document| !document.is_null())
         .collect()
