@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod connections;
 mod deploy;
+mod dockerfile;
 mod explain;
 mod hygiene;
 mod inspector;
