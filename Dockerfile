@@ -8,10 +8,11 @@
 # ignores it when a digest is given). These digests were taken from public Dockerfiles and build
 # logs, not read from the registry here (this repo's CI has no registry access):
 # - rust:1.95-bookworm@sha256:6258907a… is what `docker build` resolved that tag to in a
-#   published BuildKit log (Sept 2026) and is pinned likewise in several public repos; 1.95 is
-#   the toolchain the Dockerfile replay test (tests/integration/dockerfile.rs) builds with.
+#   published BuildKit log (Sept 2026) and is pinned likewise in several public repos; 1.95.0 is
+#   the toolchain CI had when it was pinned, so the Dockerfile replay test
+#   (tests/integration/dockerfile.rs, which uses CI's toolchain) built with the same compiler.
 # - distroless/cc-debian12:nonroot@sha256:9dac0a79… is the multi-platform index pinned for that
-#   tag by a dozen public repos in autumn 2026.
+#   tag by ten or more public repos in autumn 2026 (one notes it was reviewed on 2026-10-08).
 # Refresh: `docker buildx imagetools inspect rust:1.95-bookworm` (or `crane digest …`) and the same
 # for gcr.io/distroless/cc-debian12:nonroot; bump the Rust minor version together with the
 # toolchain CI uses, and `rust-version` in Cargo.toml if it rises.
