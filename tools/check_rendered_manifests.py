@@ -5,6 +5,8 @@ For every pod template that runs hookguard:
 - the hookguard config it mounts from a ConfigMap passes `hookguard check`, run with the pod's
   ConfigMap and Secret volumes written out under a scratch root and the config's paths pointed
   there, so `file:` secrets resolve as they would in the pod;
+- the pod's grace period covers hookguard's drain: its preStop sleep plus shutdown_grace, after the
+  app's preStop too when hookguard is a native sidecar (stopped only once the app has exited);
 - every ServiceMonitor selects a Service of the overlay and scrapes a port that Service names
   (the Prometheus Operator's CRD schema is not available offline, so this is what is checked of it).
 Every PrometheusRule's spec is written out as a rules file for `promtool check rules`.
@@ -69,6 +71,7 @@ def check_pod_config(documents, workload, pod, binary):
             sys.exit(f"{workload}: hookguard mounts no config.yaml")
         with open(config_path) as config:
             text = config.read()
+        check_grace_period(workload, pod, text)
         # Longest mount first, so a nested mount is not rewritten through its parent.
         for mount in mounts:
             text = text.replace(mount["mountPath"], os.path.join(root, mount["mountPath"].lstrip("/")))
@@ -78,6 +81,26 @@ def check_pod_config(documents, workload, pod, binary):
         sys.stderr.write(result.stderr.replace(root, ""))
         if result.returncode != 0:
             sys.exit(f"{workload}: hookguard check refused its config")
+
+
+def seconds(duration):
+    """`20s`, `2m` or `1h` in seconds: the forms the manifests use for shutdown_grace."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    return int(duration[:-1]) * units[duration[-1]]
+
+
+def pre_stop_seconds(container):
+    return container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+
+
+def check_grace_period(workload, pod, config_text):
+    hookguard = hookguard_container(pod)
+    drain = pre_stop_seconds(hookguard) + seconds(yaml.safe_load(config_text).get("shutdown_grace", "20s"))
+    if hookguard.get("restartPolicy") == "Always":
+        drain += max(pre_stop_seconds(c) for c in pod["containers"])
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    if grace <= drain:
+        sys.exit(f"{workload}: terminationGracePeriodSeconds {grace} does not cover the {drain} s drain")
 
 
 def check_service_monitors(documents):
