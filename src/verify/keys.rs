@@ -24,7 +24,8 @@ pub enum KeyFormat {
     Whsec,
     /// A hex public key (Discord's Ed25519).
     Hex,
-    /// Base64 bytes: a DER SubjectPublicKeyInfo for SendGrid's ECDSA P-256, the key itself for an HMAC.
+    /// Base64 bytes: a DER SubjectPublicKeyInfo for SendGrid's ECDSA P-256, the 32 raw bytes of an
+    /// Ed25519 key (Telnyx), the key itself for an HMAC (Microsoft Teams, Airtable).
     #[serde(rename = "base64")]
     Base64Der,
 }
@@ -57,7 +58,9 @@ pub enum KeyError {
     NotWhsec,
     #[error("expected a hex Ed25519 public key (64 hex digits)")]
     NotHex,
-    #[error("expected a base64 DER P-256 public key (SubjectPublicKeyInfo)")]
+    #[error(
+        "expected standard base64: a DER P-256 public key, an Ed25519 public key or HMAC key bytes"
+    )]
     NotBase64Der,
     #[error("the key is empty")]
     Empty,

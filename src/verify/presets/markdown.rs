@@ -86,7 +86,7 @@ fn describe(spec: &SchemeSpec) -> (String, String, String) {
         .flat_map(|set| set.signatures.iter().map(|n| format!("`{n}`")))
         .collect();
     let encoding = match spec.algorithm {
-        Algorithm::Ed25519 => "hex Ed25519".to_string(),
+        Algorithm::Ed25519 => format!("{} Ed25519", spec.encoding.as_str()),
         Algorithm::EcdsaP256Sha256 => "base64 ECDSA P-256".to_string(),
         Algorithm::HmacSha1 | Algorithm::HmacSha256 | Algorithm::HmacSha512 => {
             format!(
@@ -107,10 +107,15 @@ fn describe(spec: &SchemeSpec) -> (String, String, String) {
     let key = match spec.key_format {
         KeyFormat::Whsec => "; `whsec_` key",
         KeyFormat::Hex => "; hex public key",
-        KeyFormat::Base64Der => "; base64 DER public key",
+        KeyFormat::Base64Der => match spec.algorithm {
+            Algorithm::EcdsaP256Sha256 => "; base64 DER public key",
+            Algorithm::Ed25519 => "; base64 public key",
+            _ => "; base64 key",
+        },
         KeyFormat::Raw => "",
     };
-    let content = format!("`{}`{key}", spec.template);
+    // A `|` in a template (Telnyx's `{timestamp}|{body}`) would end the table cell.
+    let content = format!("`{}`{key}", spec.template.replace('|', "\\|"));
     (signature, content, describe_timestamp(spec))
 }
 
@@ -168,4 +173,36 @@ fn describe_timestamp(spec: &SchemeSpec) -> String {
         (Some(s), false) => format!("{s} s, old only"),
     };
     format!("{source} ({unit}), {window}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pipe_in_a_template_stays_inside_its_cell_and_keys_are_named_by_what_they_are() {
+        let table = markdown_table();
+        let row = |name: &str| {
+            table
+                .lines()
+                .find(|line| line.starts_with(&format!("| `{name}` |")))
+                .unwrap_or_else(|| panic!("no row for {name}"))
+                .to_string()
+        };
+        let telnyx = row("telnyx");
+        assert!(
+            telnyx.contains(r"`{timestamp}\|{body}`; base64 public key"),
+            "{telnyx}"
+        );
+        assert!(telnyx.contains("base64 Ed25519"), "{telnyx}");
+        // Every row has the table's seven cells once escaped pipes are set aside.
+        assert_eq!(
+            telnyx.replace(r"\|", "").matches('|').count(),
+            8,
+            "{telnyx}"
+        );
+        assert!(row("microsoft-teams").contains("; base64 key |"));
+        assert!(row("sendgrid").contains("; base64 DER public key"));
+        assert!(row("discord").contains("hex Ed25519"));
+    }
 }
