@@ -27,6 +27,21 @@ pub enum KeyFormat {
     /// Base64 bytes: a DER SubjectPublicKeyInfo for SendGrid's ECDSA P-256, the key itself for an HMAC.
     #[serde(rename = "base64")]
     Base64Der,
+    /// A PEM RSA public key: `BEGIN PUBLIC KEY` (SubjectPublicKeyInfo) or `BEGIN RSA PUBLIC KEY`
+    /// (PKCS#1).
+    Pem,
+}
+
+/// The smallest RSA modulus accepted: shorter keys are within reach of factoring.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// How an RSA key checks a signature: the padding and the hash it pairs with.
+#[derive(Debug, Clone, Copy)]
+enum RsaPadding {
+    Pkcs1Sha256,
+    Pkcs1Sha512,
+    Pkcs1Sha1,
+    PssSha256,
 }
 
 enum Material {
@@ -35,6 +50,7 @@ enum Material {
     HmacSha512(Hmac<Sha512>),
     Ed25519(ed25519_dalek::VerifyingKey),
     EcdsaP256(p256::ecdsa::VerifyingKey),
+    Rsa(rsa::RsaPublicKey, RsaPadding),
 }
 
 pub struct Key {
@@ -70,6 +86,10 @@ pub enum KeyError {
     NotEd25519,
     #[error("not a P-256 public key in DER SubjectPublicKeyInfo form")]
     NotP256,
+    #[error("expected a PEM RSA public key (BEGIN PUBLIC KEY or BEGIN RSA PUBLIC KEY) of at most 4096 bits")]
+    NotRsaPem,
+    #[error("the RSA key has {0} bits; at least 2048 are required")]
+    RsaTooShort(usize),
 }
 
 fn decode_key(format: KeyFormat, secret: &Secret) -> Result<Vec<u8>, KeyError> {
@@ -84,7 +104,81 @@ fn decode_key(format: KeyFormat, secret: &Secret) -> Result<Vec<u8>, KeyError> {
         KeyFormat::Base64Der => base64::engine::general_purpose::STANDARD
             .decode(text)
             .map_err(|_| KeyError::NotBase64Der),
+        KeyFormat::Pem => Ok(text.to_vec()),
     }
+}
+
+/// An RSA public key from PEM, SubjectPublicKeyInfo or PKCS#1, refused under [`MIN_RSA_BITS`]. The
+/// `rsa` crate itself refuses moduli over 4096 bits and exponents it considers unsafe.
+pub fn rsa_public_key(pem: &[u8]) -> Result<rsa::RsaPublicKey, KeyError> {
+    use rsa::pkcs1::DecodeRsaPublicKey as _;
+    use rsa::pkcs8::DecodePublicKey as _;
+    use rsa::traits::PublicKeyParts as _;
+    let text = std::str::from_utf8(pem)
+        .map_err(|_| KeyError::NotRsaPem)?
+        .trim();
+    let key = if text.starts_with("-----BEGIN RSA PUBLIC KEY-----") {
+        rsa::RsaPublicKey::from_pkcs1_pem(text)
+    } else {
+        rsa::RsaPublicKey::from_public_key_pem(text).map_err(|_| rsa::pkcs1::Error::Crypto)
+    }
+    .map_err(|_| KeyError::NotRsaPem)?;
+    let bits = key.n().bits();
+    if bits < MIN_RSA_BITS {
+        return Err(KeyError::RsaTooShort(bits));
+    }
+    Ok(key)
+}
+
+fn rsa_padding(algorithm: Algorithm) -> Option<RsaPadding> {
+    match algorithm {
+        Algorithm::RsaPkcs1Sha256 => Some(RsaPadding::Pkcs1Sha256),
+        Algorithm::RsaPkcs1Sha512 => Some(RsaPadding::Pkcs1Sha512),
+        Algorithm::RsaPkcs1Sha1 => Some(RsaPadding::Pkcs1Sha1),
+        Algorithm::RsaPssSha256 => Some(RsaPadding::PssSha256),
+        _ => None,
+    }
+}
+
+/// Whether any candidate is this RSA key's signature of the message. The message is hashed in
+/// place, part by part; a candidate not as long as the modulus is no signature of this key.
+fn rsa_matches(
+    key: &rsa::RsaPublicKey,
+    padding: RsaPadding,
+    message: &[Cow<'_, [u8]>],
+    candidates: &[Vec<u8>],
+) -> bool {
+    use rsa::traits::PublicKeyParts as _;
+    fn hashed<D: sha2::Digest>(message: &[Cow<'_, [u8]>]) -> Vec<u8> {
+        let mut digest = D::new();
+        for part in message {
+            digest.update(part);
+        }
+        digest.finalize().to_vec()
+    }
+    let digest = match padding {
+        RsaPadding::Pkcs1Sha256 | RsaPadding::PssSha256 => hashed::<Sha256>(message),
+        RsaPadding::Pkcs1Sha512 => hashed::<Sha512>(message),
+        RsaPadding::Pkcs1Sha1 => hashed::<Sha1>(message),
+    };
+    candidates
+        .iter()
+        .filter(|candidate| candidate.len() == key.size())
+        .any(|candidate| {
+            let verdict = match padding {
+                RsaPadding::Pkcs1Sha256 => {
+                    key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &digest, candidate)
+                }
+                RsaPadding::Pkcs1Sha512 => {
+                    key.verify(rsa::Pkcs1v15Sign::new::<Sha512>(), &digest, candidate)
+                }
+                RsaPadding::Pkcs1Sha1 => {
+                    key.verify(rsa::Pkcs1v15Sign::new::<Sha1>(), &digest, candidate)
+                }
+                RsaPadding::PssSha256 => key.verify(rsa::Pss::new::<Sha256>(), &digest, candidate),
+            };
+            verdict.is_ok()
+        })
 }
 
 fn keyed<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> Result<M, KeyError> {
@@ -115,6 +209,12 @@ impl Key {
         if bytes.is_empty() {
             return Err(KeyError::Empty);
         }
+        if let Some(padding) = rsa_padding(algorithm) {
+            return Ok(Key {
+                material: Material::Rsa(rsa_public_key(&bytes)?, padding),
+                not_after,
+            });
+        }
         let material = match algorithm {
             Algorithm::HmacSha1 => Material::HmacSha1(keyed(&bytes)?),
             Algorithm::HmacSha256 => Material::HmacSha256(keyed(&bytes)?),
@@ -133,6 +233,10 @@ impl Key {
                 p256::ecdsa::VerifyingKey::from_public_key_der(&bytes)
                     .map_err(|_| KeyError::NotP256)?,
             ),
+            Algorithm::RsaPkcs1Sha256
+            | Algorithm::RsaPkcs1Sha512
+            | Algorithm::RsaPkcs1Sha1
+            | Algorithm::RsaPssSha256 => return Err(KeyError::NotRsaPem),
         };
         Ok(Key {
             material,
@@ -155,7 +259,7 @@ impl Key {
             Material::HmacSha1(mac) => Some(run(mac, message)),
             Material::HmacSha256(mac) => Some(run(mac, message)),
             Material::HmacSha512(mac) => Some(run(mac, message)),
-            Material::Ed25519(_) | Material::EcdsaP256(_) => None,
+            Material::Ed25519(_) | Material::EcdsaP256(_) | Material::Rsa(..) => None,
         }
     }
 
@@ -179,6 +283,9 @@ impl Key {
                         .is_ok_and(|signature| key.verify(&message, &signature).is_ok())
                 });
                 Choice::from(u8::from(ok))
+            }
+            Material::Rsa(key, padding) => {
+                Choice::from(u8::from(rsa_matches(key, *padding, message, candidates)))
             }
             _ => match self.mac(message) {
                 Some(tag) => candidates.iter().fold(Choice::from(0), |any, candidate| {

@@ -138,7 +138,7 @@ fn refusal(loaded: Result<Config, ConfigError>) -> String {
 fn scheme_of(config: &Config) -> Scheme {
     match &config.routes[0].verifier {
         Verifier::Signature(verifier) => verifier.scheme().clone(),
-        Verifier::Token(_) => panic!("a signature route expected"),
+        Verifier::Token(_) | Verifier::Jwt(_) => panic!("a signature route expected"),
     }
 }
 
