@@ -337,3 +337,179 @@ fn verified_claims(token: &[u8], keys: &[&JwtKey]) -> Result<Value, Rejection> {
         None => Err(Rejection::SignatureMismatch),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use base64::Engine as _;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::json;
+
+    use super::*;
+
+    const NOW: u64 = 1_767_225_600;
+    const SECRET: &str = "a-hmac-secret-of-thirty-two-bytes!";
+    /// Bridge's published test key: a 2048-bit RSA public key.
+    const RSA_PEM: &str = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtqsEE4eI7EmzhcquGJXt\nLX9PMK0UH6Kl1WIR21sv8HtueG8BuvvpP3MiN7ltzmIhS8KaynCjN4l+620PnXeu\nxWG+CSnEdkinL9hCqbEid5vv9zl0j9LWiJx3FkKHqADU7cgm46aa8dKUdIQYF2X+\nO7WmyLkC4wUM/mWhBPMsIQBznashRMZxx7XJjsVp27ACUE4eNIjEXbVYN6U8jSbU\nhG++CfL8xXu+GHDqKmFE6Po6HnuURvLFVnCtE3mXXBcVFlPy+octfx8nOMLT3X8O\n9UehIigJ34o2yMm/Fq3HUJzg2BsiAiGgtr0vmeoV9Q7upSNj9TuOumAzZFi4pYA+\nqwIDAQAB\n-----END PUBLIC KEY-----\n";
+
+    fn spec(algorithms: Vec<JwtAlgorithm>, encoding: Encoding) -> JwtSpec {
+        JwtSpec {
+            header: "X-Signature-JWT".into(),
+            algorithms,
+            body_hash_claim: "body_sha256".into(),
+            body_hash_encoding: encoding,
+            leeway: 60,
+        }
+    }
+
+    fn verifier(spec: &JwtSpec, secrets: &[&str]) -> Result<JwtVerifier, (usize, String)> {
+        let secrets: Vec<(Secret, Option<SystemTime>)> =
+            secrets.iter().map(|s| (Secret::new(*s), None)).collect();
+        JwtVerifier::new(spec, spec.check().expect("spec"), &secrets)
+    }
+
+    fn hs256(claims: &Value, secret: &str) -> String {
+        encode(
+            &Header::default(),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("token")
+    }
+
+    fn check(verifier: &JwtVerifier, token: &str, body: &[u8]) -> Result<(), Rejection> {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-signature-jwt", token.parse().expect("value"));
+        verifier.verify(
+            &headers,
+            &RawBody::from(body),
+            UNIX_EPOCH + Duration::from_secs(NOW),
+        )
+    }
+
+    fn body_hash(body: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body))
+    }
+
+    #[test]
+    fn the_body_hash_and_time_claims_decide_once_the_signature_verifies() {
+        let spec = spec(vec![JwtAlgorithm::Hs256], Encoding::Base64);
+        let v = verifier(&spec, &["an-old-secret", SECRET]).expect("keys");
+        let body = br#"{"event":"x"}"#;
+        let good = json!({"body_sha256": body_hash(body), "iat": NOW, "exp": NOW + 300});
+        assert_eq!(check(&v, &hs256(&good, SECRET), body), Ok(()));
+        let cases = [
+            (
+                hs256(&good, "another"),
+                &body[..],
+                Rejection::SignatureMismatch,
+            ),
+            (hs256(&good, SECRET), b"{}", Rejection::SignatureMismatch),
+            (
+                hs256(
+                    &json!({"body_sha256": body_hash(body), "exp": NOW - 61}),
+                    SECRET,
+                ),
+                body,
+                Rejection::StaleTimestamp,
+            ),
+            (
+                hs256(
+                    &json!({"body_sha256": body_hash(body), "nbf": NOW + 61}),
+                    SECRET,
+                ),
+                body,
+                Rejection::FutureTimestamp,
+            ),
+            (
+                hs256(
+                    &json!({"body_sha256": body_hash(body), "iat": NOW + 61}),
+                    SECRET,
+                ),
+                body,
+                Rejection::FutureTimestamp,
+            ),
+            (
+                hs256(
+                    &json!({"body_sha256": body_hash(body), "exp": "soon"}),
+                    SECRET,
+                ),
+                body,
+                Rejection::MalformedTimestamp,
+            ),
+            (
+                hs256(&json!({"iat": NOW}), SECRET),
+                body,
+                Rejection::UnsignedBody,
+            ),
+            (
+                hs256(&json!({"body_sha256": "not base64!"}), SECRET),
+                body,
+                Rejection::MalformedSignature,
+            ),
+            ("not.a.jwt".to_string(), body, Rejection::MalformedSignature),
+        ];
+        for (token, body, expected) in cases {
+            assert_eq!(check(&v, &token, body), Err(expected), "{token}");
+        }
+        // Within the leeway, both ways.
+        let edge = json!({"body_sha256": body_hash(body), "exp": NOW - 59, "nbf": NOW + 59});
+        assert_eq!(check(&v, &hs256(&edge, SECRET), body), Ok(()));
+    }
+
+    #[test]
+    fn hex_hashes_are_read_when_the_scheme_says_hex() {
+        let spec = spec(vec![JwtAlgorithm::Hs256], Encoding::Hex);
+        let v = verifier(&spec, &[SECRET]).expect("keys");
+        let body = b"payload";
+        let claims = json!({"body_sha256": hex::encode(Sha256::digest(body))});
+        assert_eq!(check(&v, &hs256(&claims, SECRET), body), Ok(()));
+    }
+
+    #[test]
+    fn a_token_cannot_choose_hmac_over_a_public_key() {
+        // The classic confusion: HS256 keyed with the (public) PEM text of the route's RSA key.
+        let spec = spec(
+            vec![JwtAlgorithm::Hs256, JwtAlgorithm::Rs256],
+            Encoding::Base64,
+        );
+        let v = verifier(&spec, &[RSA_PEM]).expect("keys");
+        let body = b"{}";
+        let forged = hs256(&json!({"body_sha256": body_hash(body)}), RSA_PEM);
+        assert_eq!(check(&v, &forged, body), Err(Rejection::SignatureMismatch));
+        let unsigned = format!(
+            "{}.{}.",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(json!({"body_sha256": body_hash(body)}).to_string())
+        );
+        assert!(check(&v, &unsigned, body).is_err());
+    }
+
+    #[test]
+    fn keys_outside_the_allowed_algorithms_or_unusable_are_refused_at_load() {
+        let rs_only = spec(vec![JwtAlgorithm::Rs256], Encoding::Base64);
+        assert_eq!(verifier(&rs_only, &[RSA_PEM]).map(|_| ()), Ok(()));
+        let error = verifier(&rs_only, &[RSA_PEM, SECRET]).expect_err("hmac secret");
+        assert_eq!(error.0, 1);
+        assert!(error.1.contains("hs256"), "{}", error.1);
+        let any = spec(
+            vec![
+                JwtAlgorithm::Hs256,
+                JwtAlgorithm::Rs256,
+                JwtAlgorithm::Es256,
+            ],
+            Encoding::Base64,
+        );
+        let broken_pem = &RSA_PEM[..RSA_PEM.len() / 2];
+        for bad in ["", broken_pem] {
+            assert!(verifier(&any, &[bad]).is_err(), "{bad:?}");
+        }
+        let empty = JwtSpec {
+            algorithms: Vec::new(),
+            ..any.clone()
+        };
+        assert_eq!(empty.check().map_err(|e| e.key), Err("algorithms".into()));
+    }
+}

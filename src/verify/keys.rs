@@ -380,4 +380,67 @@ mod tests {
         assert!(key.is_active(limit));
         assert!(!key.is_active(limit + std::time::Duration::from_secs(1)));
     }
+
+    /// A 2048-bit key in both PEM forms and its signatures of "what do ya want for nothing?", made
+    /// with Python's `cryptography` (PSS: MGF1-SHA-256, 32-byte salt); and a 1024-bit key.
+    const RSA_SPKI: &str = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA3PG7NDFTGQmz+SVj9BKD\n+WBaQ5UiJQp82YU9rLcX9l6AfovlhHoBCvEC0oCWU3TTpgWZgD26YN8c4h+edWh0\n8PY8OhPNY6ypOMjoWvwuHXx5GDsIDbz9saJpyoWnp7Xw5KuEg0v2deLjU41WD0Cm\n+o6zcop0F1OItAxtpoGPyd3d96GXP25U+25NgMJAncpu/e6/UOz+DxRplNfC8YcG\nuBXRorQpiYBhdl9kTBKlHLHbKE98JJMRlO1HVKoeKx4OU6EbSMQO7+fERpY7HueE\nsKaKT2LV90l84KrMbmfIPwH33oiDbulCycAUfucjmf2c16IABWN8tuqm6W/94Og+\ndQIDAQAB\n-----END PUBLIC KEY-----\n";
+    const RSA_PKCS1: &str = "-----BEGIN RSA PUBLIC KEY-----\nMIIBCgKCAQEA3PG7NDFTGQmz+SVj9BKD+WBaQ5UiJQp82YU9rLcX9l6AfovlhHoB\nCvEC0oCWU3TTpgWZgD26YN8c4h+edWh08PY8OhPNY6ypOMjoWvwuHXx5GDsIDbz9\nsaJpyoWnp7Xw5KuEg0v2deLjU41WD0Cm+o6zcop0F1OItAxtpoGPyd3d96GXP25U\n+25NgMJAncpu/e6/UOz+DxRplNfC8YcGuBXRorQpiYBhdl9kTBKlHLHbKE98JJMR\nlO1HVKoeKx4OU6EbSMQO7+fERpY7HueEsKaKT2LV90l84KrMbmfIPwH33oiDbulC\nycAUfucjmf2c16IABWN8tuqm6W/94Og+dQIDAQAB\n-----END RSA PUBLIC KEY-----\n";
+    const RSA_1024: &str = "-----BEGIN PUBLIC KEY-----\nMIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDIV8hNHDZo/XBNLArggt90/PCn\nZLk5kACe/wiU1Hc7jXvV83ce8rX4cjpAJaQJQjtiebERw3pi4lPd96Y34ZECTFDs\nArvairYHu8J8x+wc5g+/wQEC3KlXnLDH7Sz0H53zxcUlvgmYXuD4gJLHLigmvANF\nPNtTCRL95vhYuDCKhQIDAQAB\n-----END PUBLIC KEY-----\n";
+    const RSA_SIGNATURES: [(Algorithm, &str); 4] = [
+        (Algorithm::RsaPkcs1Sha256, "2keyjtcKn4+bDNCaktAm9D0BVXzjM6xdN6vF3sDlWAurbSYgqZ3SO18sYWIek58QpTIJti6zc0Ho7EJ+C8JNMp5mhDMwkAQavLZyfPUxyTLeO+P6aGjzCHpxmeGUT13qVPWSeD6Qd7Ie9SOCjYLvXG6gHsWaRuVgbXlN7talDs/nN2leDocJo9tBqrtznVVsa43+LrGINtu5gdRyqKTXc+dlLEGIDgFmtx5jk5wuCHldei0SAfUbJSRh0EFcQOZl5IYIjGXqomsJU5h2083ZRRHakFnSNJVM1EKR/655QE5MjCkMtLJIe/PG+ajSaOf94vhg5XLYOKYT+bbOZ4fAnQ=="),
+        (Algorithm::RsaPkcs1Sha512, "S54za1v8CQcf+wKBtywxGnK7pA+vcfb2lTI1iBvPmaivuC8J+wYwmdB3j9Q72gcUAxqR2FVZZw4sY1VooIXMqTy8DJs+0e7QTG8BMmaIFr9Xyv+3hJ9rLd5BX4Y5HmabKXYToh7UPEbcjRH789TNOalf0s0JMoq/fsPwviERkPf0/DDKNAZGhZ4A9pVGjdqQxU6YoGWr8riQ3Q8SJIyGOnTM5P0ltXHlwj72M/4cJHglDnnCeHAd1vMCk+bE0ryOQ6O7Llu181eyHBxd+vPFByNWZrpHZeLyJKKngO4+uFlzCZIFv+57zOKt2LZjTBRMsNfYZ58qxoWCIHwfvCu0+Q=="),
+        (Algorithm::RsaPkcs1Sha1, "AMlhTK0s0tB3joR06AI8CLvhdV49znwno0yt+g5m+NKH+7jTAgwO1CXRqfD1+JsaNpmC4+N+me92hDvFxNXTbF9QSmbd8nuF9fR0zYc/6Bxb2tzQ0j2AKc8DDjetrJ9BT17aoCzci3+3VcoQUXWu+zr17PEentVsKA4aWPzTeIQsQvgvpMwTcIoSfrOpMimUtWBBhcYRQU7gaEGnToztYOM7TbCA/9KZsjpnaDI0yrhFAwXEGmnRSvS81wMUDqEtjjfe4X/upcJo5sIN0noGPJh3A4rEH1Rz2Hv1bGzNrGMjGxVNPNDaadtPyPGYcnmRlgoBRSXiLWmykF7979twSQ=="),
+        (Algorithm::RsaPssSha256, "2fP7LkmGowkKr2jOUCbIPdIx0lEf/oKXnv8XLiuKNjIjpdrBqvliB5gIdzl+AlCnxyCBAZlp7Azwk5l+e5lqLorQ0m177mhtJapnxkFIV2tPa1TrZbGo+cD/HALQZ4OitgJ1GsFnUQXhPBkcTOxRsiOyDVuw22Hq3b4tk9WDzydqWcr6gQ+VbxqbUgU+tjCOlBmIwiBLSEt33y7+7L/hqhgioXQKpgfED86wSG2Gl8436b4Vm4wNZidKbghE1Wy/f1pWaE5kB+FARwbJdHU6zgZxqG5uDeWJiyTiMNcZKpyBTMhl+J92XaIG9+1TQKgrJzMOidQRc53Q6UMCW8YYBw=="),
+    ];
+
+    #[test]
+    fn rsa_signatures_verify_under_their_own_algorithm_only() {
+        let message = parts("what do ya want for nothing?");
+        for pem in [RSA_SPKI, RSA_PKCS1] {
+            for (algorithm, _) in RSA_SIGNATURES {
+                let key =
+                    Key::new(algorithm, KeyFormat::Pem, &Secret::new(pem), None).expect("key");
+                for (signed_with, signature) in RSA_SIGNATURES {
+                    let candidate = BASE64.decode(signature).expect("base64");
+                    assert_eq!(
+                        bool::from(key.matches(&message, &[candidate])),
+                        signed_with == algorithm,
+                        "{algorithm:?} key, {signed_with:?} signature"
+                    );
+                }
+                let (_, good) = RSA_SIGNATURES[0];
+                let mut tampered = BASE64.decode(good).expect("base64");
+                tampered[7] ^= 1;
+                assert!(!bool::from(key.matches(&message, &[tampered.clone()])));
+                assert!(!bool::from(
+                    key.matches(&parts("what do ya want for something?"), &[tampered])
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn rsa_keys_under_2048_bits_or_not_pem_are_refused_at_load() {
+        let load = |text: &str| {
+            Key::new(
+                Algorithm::RsaPkcs1Sha256,
+                KeyFormat::Pem,
+                &Secret::new(text),
+                None,
+            )
+        };
+        assert_eq!(load(RSA_1024).err(), Some(KeyError::RsaTooShort(1024)));
+        let truncated = &RSA_SPKI[..RSA_SPKI.len() / 2];
+        for bad in [
+            "",
+            "not a key",
+            truncated,
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        ] {
+            assert!(load(bad).is_err(), "{bad:?}");
+        }
+        // A P-256 key in PEM is a public key, but not an RSA one.
+        let p256 = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEVs/o5+uQbTjL3chynL4wXgUg2R9\nq9UU8I5mEovUf86QZ7kOBIjJwqnzD1omageEHWwHdBO6B+dFabmdT9POxg==\n-----END PUBLIC KEY-----\n";
+        assert_eq!(load(p256).err(), Some(KeyError::NotRsaPem));
+    }
 }
