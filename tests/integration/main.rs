@@ -10,6 +10,7 @@ mod deploy;
 mod explain;
 mod hygiene;
 mod inspector;
+mod keyed;
 mod limits;
 mod ops;
 mod ports;
