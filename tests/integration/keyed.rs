@@ -178,3 +178,35 @@ async fn jwt_routes_accept_signed_body_hashes_and_refuse_mismatches_and_expired_
     assert_eq!(status(&proxy, "/rs", &wrong_family, body).await, 401);
     assert!(app.take().is_empty());
 }
+
+#[test]
+fn sign_refuses_the_keyed_presets_as_it_does_ed25519() {
+    for (preset, expected) in [
+        ("bridge", "signs with the provider's private key"),
+        ("fireblocks", "signs with the provider's private key"),
+        ("discord", "signs with the provider's private key"),
+        (
+            "fusionauth",
+            "sends a JWT signed with the provider's own key",
+        ),
+    ] {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), b"{}").expect("body");
+        let output = std::process::Command::new(crate::support::binary())
+            .args([
+                "sign",
+                "--provider",
+                preset,
+                "--secret-env",
+                "KEYED_SIGN_SECRET",
+            ])
+            .arg(file.path())
+            .env("KEYED_SIGN_SECRET", public_pem())
+            .output()
+            .expect("sign");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{preset}");
+        assert!(output.stdout.is_empty(), "{preset}");
+        assert!(stderr.contains(expected), "{preset}: {stderr}");
+    }
+}
