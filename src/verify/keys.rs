@@ -14,7 +14,7 @@ use subtle::{Choice, ConstantTimeEq};
 use super::scheme::{Algorithm, BASE64};
 use super::Secret;
 
-/// How a secret's text becomes key material. Named in YAML `raw`, `whsec`, `hex` and `base64`.
+/// How a secret's text becomes key material. Named in YAML `raw`, `whsec`, `hex`, `base64` and `pem`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyFormat {
@@ -117,12 +117,12 @@ pub fn rsa_public_key(pem: &[u8]) -> Result<rsa::RsaPublicKey, KeyError> {
     let text = std::str::from_utf8(pem)
         .map_err(|_| KeyError::NotRsaPem)?
         .trim();
-    let key = if text.starts_with("-----BEGIN RSA PUBLIC KEY-----") {
-        rsa::RsaPublicKey::from_pkcs1_pem(text)
+    let parsed = if text.starts_with("-----BEGIN RSA PUBLIC KEY-----") {
+        rsa::RsaPublicKey::from_pkcs1_pem(text).ok()
     } else {
-        rsa::RsaPublicKey::from_public_key_pem(text).map_err(|_| rsa::pkcs1::Error::Crypto)
-    }
-    .map_err(|_| KeyError::NotRsaPem)?;
+        rsa::RsaPublicKey::from_public_key_pem(text).ok()
+    };
+    let key = parsed.ok_or(KeyError::NotRsaPem)?;
     let bits = key.n().bits();
     if bits < MIN_RSA_BITS {
         return Err(KeyError::RsaTooShort(bits));
@@ -233,6 +233,7 @@ impl Key {
                 p256::ecdsa::VerifyingKey::from_public_key_der(&bytes)
                     .map_err(|_| KeyError::NotP256)?,
             ),
+            // Prepared above; kept so a new algorithm cannot be forgotten here.
             Algorithm::RsaPkcs1Sha256
             | Algorithm::RsaPkcs1Sha512
             | Algorithm::RsaPkcs1Sha1
