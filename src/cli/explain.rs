@@ -169,6 +169,7 @@ fn signature_line(
                 TokenSource::Header(name) => format!("token: header {name}, {state}"),
             };
         }
+        Verifier::Jwt(v) => return format!("jwt: header {}, {state}", v.header()),
     };
     let scheme = verifier.scheme();
     if let Some(pointer) = &scheme.signature_in_body {

@@ -145,6 +145,8 @@ pub(super) struct RawVerify {
     pub(super) hmac: Option<RawHmac>,
     pub(super) query_token: Option<RawQueryToken>,
     pub(super) header_token: Option<RawHeaderToken>,
+    /// A JWT in a header whose claims carry the body's hash (FusionAuth).
+    pub(super) jwt: Option<crate::verify::jwt::JwtSpec>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,7 @@ use http::{HeaderName, Method, Uri};
 use super::error::{invalid, Problem};
 use super::raw::{RawHeaderToken, RawHmac, RawQueryToken, RawVerify};
 use crate::verify::handshake::Handshake;
+use crate::verify::jwt::{JwtSpec, JwtVerifier};
 use crate::verify::presets::{self, Preset, Spec};
 use crate::verify::scheme::{Part, Template, TimestampSource};
 use crate::verify::spec::{HeaderSetSpec, SchemeSpec, TimestampSpec};
@@ -74,6 +75,7 @@ fn from_preset(choice: &Choice<'_>, preset: &Preset) -> Result<Built, Problem> {
                 .map_err(|e| invalid(place, "provider", format!("preset is broken: {e}")))?;
             signature_verifier(choice, scheme, spec.key_format)?
         }
+        Spec::Jwt(spec) => jwt_verifier(choice, spec)?,
         Spec::HeaderToken(_) => {
             let source = preset
                 .spec
@@ -124,15 +126,25 @@ fn from_verify(mut choice: Choice<'_>) -> Result<Built, Problem> {
         )),
         (None, None) => None,
     };
-    let (verifier, label, methods) = match (explicit, verify.query_token, verify.header_token) {
-        (Some((at, spec)), None, None) => explicit_scheme(&choice, at, &spec)?,
-        (None, Some(token), None) => query_token(&choice, token)?,
-        (None, None, Some(token)) => header_token(&choice, token)?,
+    let chosen = (
+        explicit,
+        verify.query_token,
+        verify.header_token,
+        verify.jwt,
+    );
+    let (verifier, label, methods) = match chosen {
+        (Some((at, spec)), None, None, None) => explicit_scheme(&choice, at, &spec)?,
+        (None, Some(token), None, None) => query_token(&choice, token)?,
+        (None, None, Some(token), None) => header_token(&choice, token)?,
+        (None, None, None, Some(spec)) => {
+            let label = format!("jwt on {}", spec.header);
+            (jwt_verifier(&choice, &spec)?, label, vec![Method::POST])
+        }
         _ => {
             return Err(invalid(
                 place,
                 "verify",
-                "give exactly one of `scheme`, `hmac`, `query_token` or `header_token`",
+                "give exactly one of `scheme`, `hmac`, `query_token`, `header_token` or `jwt`",
             ))
         }
     };
@@ -167,6 +179,20 @@ fn explicit_scheme(choice: &Choice<'_>, at: &str, spec: &SchemeSpec) -> Result<C
     );
     let verifier = signature_verifier(choice, scheme, spec.key_format)?;
     Ok((verifier, label, vec![Method::POST]))
+}
+
+/// A JWT scheme with its keys prepared. It signs no timestamp of its own and no URL, so the route
+/// options for those are refused.
+fn jwt_verifier(choice: &Choice<'_>, spec: &JwtSpec) -> Result<Verifier, Problem> {
+    let place = choice.place;
+    let header = spec
+        .check()
+        .map_err(|e| invalid(place, format!("verify.jwt.{}", e.key), e.message))?;
+    refuse_scheme_options(choice.tolerance, choice.public_url)
+        .map_err(|(key, m)| invalid(place, key, m))?;
+    let verifier = JwtVerifier::new(spec, header, choice.secrets)
+        .map_err(|(i, message)| invalid(place, format!("secrets[{i}]"), message))?;
+    Ok(Verifier::Jwt(verifier))
 }
 
 fn query_token(choice: &Choice<'_>, token: RawQueryToken) -> Result<Chosen, Problem> {
@@ -335,5 +361,6 @@ fn hmac_spec(raw: RawHmac) -> Result<SchemeSpec, (&'static str, String)> {
         template: template_text,
         timestamp,
         body_sha256_param: None,
+        prehash: None,
     })
 }

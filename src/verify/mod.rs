@@ -6,6 +6,7 @@
 //!   (timestamp rules and freshness).
 //! - [`keys`]: keys prepared once at load (keyed HMAC states, parsed public keys, `not_after`).
 //! - [`token`]: shared tokens in the query or a header.
+//! - [`jwt`]: a JWT in a header whose claims carry the body's hash (FusionAuth).
 //! - [`handshake`]: setup challenges hookguard answers itself.
 //! - [`spec`]: the one written description of a scheme, for presets and `verify: {scheme: ...}`;
 //!   within it `yaml`, a preset written out as a `verify:` block.
@@ -13,6 +14,7 @@
 //!   attaches), `markdown` (the README table) and the known-answer tests.
 
 pub mod handshake;
+pub mod jwt;
 pub mod keys;
 pub mod presets;
 pub mod scheme;
@@ -200,9 +202,11 @@ impl SignatureVerifier {
         timestamp: Option<&[u8]>,
         id: Option<&[u8]>,
     ) -> Result<String, Rejection> {
-        let message = self
-            .scheme
-            .message(request, timestamp.map(<[u8]>::to_vec), id)?;
+        let message = self.scheme.digested(self.scheme.message(
+            request,
+            timestamp.map(<[u8]>::to_vec),
+            id,
+        )?);
         let mac = self
             .keys
             .first()
@@ -217,6 +221,7 @@ impl SignatureVerifier {
 pub enum Verifier {
     Signature(SignatureVerifier),
     Token(TokenVerifier),
+    Jwt(jwt::JwtVerifier),
 }
 
 impl Verifier {
@@ -226,6 +231,7 @@ impl Verifier {
         match self {
             Verifier::Signature(v) => v.matching_keys(request),
             Verifier::Token(v) => v.matching_tokens(request.headers, request.query, request.now),
+            Verifier::Jwt(v) => v.matching_keys(request.headers, request.body, request.now),
         }
     }
 
@@ -234,6 +240,7 @@ impl Verifier {
         match self {
             Verifier::Signature(v) => v.scheme.precheck(headers),
             Verifier::Token(v) => v.precheck(headers, query),
+            Verifier::Jwt(v) => v.precheck(headers),
         }
     }
 
@@ -241,6 +248,7 @@ impl Verifier {
         match self {
             Verifier::Signature(v) => v.verify(request),
             Verifier::Token(v) => v.verify(request.headers, request.query, request.now),
+            Verifier::Jwt(v) => v.verify(request.headers, request.body, request.now),
         }
     }
 
@@ -265,6 +273,8 @@ impl Verifier {
         match self {
             Verifier::Signature(v) => v.scheme.template.needs_url(),
             Verifier::Token(_) => true,
+            // The JWT covers the body only.
+            Verifier::Jwt(_) => false,
         }
     }
 
@@ -275,7 +285,7 @@ impl Verifier {
             Verifier::Token(v) if matches!(v.source(), TokenSource::Query(_)) => {
                 Some(v.strip(query).map(Cow::into_owned))
             }
-            Verifier::Signature(_) | Verifier::Token(_) => None,
+            Verifier::Signature(_) | Verifier::Token(_) | Verifier::Jwt(_) => None,
         }
     }
 }

@@ -29,6 +29,8 @@ pub use self::sign::Outgoing;
 pub enum Spec {
     Signature(SchemeSpec),
     HeaderToken(&'static str),
+    /// A JWT carrying the body's hash, the same description as YAML `verify: {jwt: ...}`.
+    Jwt(super::jwt::JwtSpec),
 }
 
 #[derive(Debug)]
@@ -62,7 +64,7 @@ impl Spec {
     pub fn token_source(&self) -> Result<Option<TokenSource>, String> {
         match self {
             Spec::HeaderToken(name) => Ok(Some(TokenSource::Header(header_name(name)?))),
-            Spec::Signature(_) => Ok(None),
+            Spec::Signature(_) | Spec::Jwt(_) => Ok(None),
         }
     }
 }

@@ -20,7 +20,7 @@ use http::{HeaderMap, Method};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use self::signature::single_header;
+pub(crate) use self::signature::single_header;
 pub use self::signature::{HeaderSet, SignatureFormat};
 pub use self::template::{Part, Template, TemplateError};
 pub use self::timestamp::{TimeUnit, TimestampRule, TimestampSource};
@@ -46,6 +46,16 @@ pub enum Algorithm {
     Ed25519,
     #[serde(rename = "ecdsa-p256-sha256")]
     EcdsaP256Sha256,
+    /// RSASSA-PKCS1-v1_5 (RFC 8017), keys of 2048 to 4096 bits in PEM.
+    #[serde(rename = "rsa-pkcs1-sha256")]
+    RsaPkcs1Sha256,
+    #[serde(rename = "rsa-pkcs1-sha512")]
+    RsaPkcs1Sha512,
+    #[serde(rename = "rsa-pkcs1-sha1")]
+    RsaPkcs1Sha1,
+    /// RSASSA-PSS with MGF1-SHA-256 and a 32-byte salt, the digest's length.
+    #[serde(rename = "rsa-pss-sha256")]
+    RsaPssSha256,
 }
 
 impl Algorithm {
@@ -65,6 +75,10 @@ impl Algorithm {
             Algorithm::HmacSha512 => "hmac-sha512",
             Algorithm::Ed25519 => "ed25519",
             Algorithm::EcdsaP256Sha256 => "ecdsa-p256-sha256",
+            Algorithm::RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
+            Algorithm::RsaPkcs1Sha512 => "rsa-pkcs1-sha512",
+            Algorithm::RsaPkcs1Sha1 => "rsa-pkcs1-sha1",
+            Algorithm::RsaPssSha256 => "rsa-pss-sha256",
         }
     }
 
@@ -72,6 +86,16 @@ impl Algorithm {
         matches!(
             self,
             Algorithm::HmacSha1 | Algorithm::HmacSha256 | Algorithm::HmacSha512
+        )
+    }
+
+    pub fn is_rsa(self) -> bool {
+        matches!(
+            self,
+            Algorithm::RsaPkcs1Sha256
+                | Algorithm::RsaPkcs1Sha512
+                | Algorithm::RsaPkcs1Sha1
+                | Algorithm::RsaPssSha256
         )
     }
 
@@ -84,6 +108,12 @@ impl Algorithm {
             Algorithm::Ed25519 => len == 64,
             // DER-encoded (r, s): 8 bytes at the least, 72 at the most for P-256.
             Algorithm::EcdsaP256Sha256 => (8..=72).contains(&len),
+            // As long as the modulus: keys of 2048 to 4096 bits are accepted, and each key checks
+            // the exact length against its own modulus.
+            Algorithm::RsaPkcs1Sha256
+            | Algorithm::RsaPkcs1Sha512
+            | Algorithm::RsaPkcs1Sha1
+            | Algorithm::RsaPssSha256 => (256..=512).contains(&len),
         }
     }
 }
@@ -132,6 +162,14 @@ impl Encoding {
     }
 }
 
+/// A digest the sender takes of the signed content before signing, so that the signature covers the
+/// digest rather than the content (Bridge signs the SHA-256 of `{t}.{body}` with RSA-SHA256).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Prehash {
+    Sha256,
+}
+
 /// A complete signature scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scheme {
@@ -145,6 +183,7 @@ pub struct Scheme {
     pub timestamp: Option<TimestampRule>,
     /// Twilio signs JSON bodies indirectly: the URL carries `bodySHA256=<hex>`, checked here.
     pub body_sha256_param: Option<String>,
+    pub prehash: Option<Prehash>,
 }
 
 /// The request as verification sees it.
@@ -240,11 +279,27 @@ impl Scheme {
             self.check_body_sha256(param, request)?;
         }
         let id = self.signed_id(set, request.headers)?;
-        let message = self.message_with(request, timestamp, id, &json)?;
+        let message = self.digested(self.message_with(request, timestamp, id, &json)?);
         Ok(Prepared {
             candidates,
             message,
         })
+    }
+
+    /// The message as the key signs it: the content itself, or its digest where the sender hashes
+    /// it first.
+    pub(crate) fn digested<'a>(&self, message: Vec<Cow<'a, [u8]>>) -> Vec<Cow<'a, [u8]>> {
+        match self.prehash {
+            None => message,
+            Some(Prehash::Sha256) => {
+                use sha2::Digest as _;
+                let mut digest = sha2::Sha256::new();
+                for part in &message {
+                    digest.update(part);
+                }
+                vec![Cow::Owned(digest.finalize().to_vec())]
+            }
+        }
     }
 
     /// The signature texts as written, from the body or from the first header set present.

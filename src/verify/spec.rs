@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::KeyFormat;
 use super::scheme::{
-    Algorithm, Encoding, HeaderSet, Part, Scheme, SignatureFormat, Template, TimeUnit,
+    Algorithm, Encoding, HeaderSet, Part, Prehash, Scheme, SignatureFormat, Template, TimeUnit,
     TimestampRule, TimestampSource,
 };
 
@@ -41,6 +41,9 @@ pub struct SchemeSpec {
     /// Twilio: the query parameter carrying the hex SHA-256 of a body the template does not cover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_sha256_param: Option<String>,
+    /// `sha256`: the sender signs the SHA-256 digest of the signed content (Bridge), not the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prehash: Option<Prehash>,
 }
 
 /// One set of header names a delivery uses.
@@ -186,6 +189,7 @@ impl SchemeSpec {
             template,
             timestamp,
             body_sha256_param: self.body_sha256_param.clone(),
+            prehash: self.prehash,
         })
     }
 
@@ -231,10 +235,23 @@ impl SchemeSpec {
         Ok(sets)
     }
 
-    /// A public key is never a raw string or a `whsec_` secret; such a pairing is a mistake.
+    /// A public key is never a raw string or a `whsec_` secret, an RSA key is always PEM and PEM
+    /// is for RSA keys only; any other pairing is a mistake.
     fn check_key_format(&self) -> Result<(), SpecError> {
+        let (rsa, pem) = (self.algorithm.is_rsa(), self.key_format == KeyFormat::Pem);
+        if rsa != pem {
+            return refuse(
+                "key_format",
+                "rsa-* algorithms take pem keys, and pem keys are for rsa-* algorithms",
+            );
+        }
         let public_key = !self.algorithm.is_hmac();
-        if public_key && !matches!(self.key_format, KeyFormat::Hex | KeyFormat::Base64Der) {
+        if public_key
+            && !matches!(
+                self.key_format,
+                KeyFormat::Hex | KeyFormat::Base64Der | KeyFormat::Pem
+            )
+        {
             return refuse(
                 "key_format",
                 format!("{} keys are hex or base64", self.algorithm.as_str()),

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::Value;
 
+use super::jwt::JwtVerifier;
 use super::presets::{find, Preset, Spec};
 use super::{Rejection, RequestView, Secret, SignatureVerifier, TokenVerifier, Verifier};
 
@@ -27,6 +28,9 @@ pub(crate) fn verifier(preset: &Preset, secret: &str) -> Verifier {
             preset.spec.token_source().expect("source").expect("token"),
             &secrets,
         )),
+        Spec::Jwt(spec) => Verifier::Jwt(
+            JwtVerifier::new(spec, spec.check().expect("jwt spec"), &secrets).expect("keys"),
+        ),
     }
 }
 
@@ -39,6 +43,7 @@ pub(crate) fn signature_headers(preset: &Preset) -> Vec<String> {
             .flat_map(|set| set.signatures.iter().map(|n| n.to_ascii_lowercase()))
             .collect(),
         Spec::HeaderToken(name) => vec![name.to_ascii_lowercase()],
+        Spec::Jwt(spec) => vec![spec.header.to_ascii_lowercase()],
     }
 }
 

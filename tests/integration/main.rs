@@ -12,6 +12,7 @@ mod explain;
 mod hmac_a;
 mod hygiene;
 mod inspector;
+mod keyed;
 mod limits;
 mod ops;
 mod ports;

@@ -121,13 +121,18 @@ async fn every_preset_accepts_a_genuine_delivery_and_refuses_a_tampered_one() {
     let proxy = Hookguard::start(&config.to_string());
 
     for name in &names {
+        if name == "bridge" {
+            // Bridge's timestamp must be fresh and only its private key signs: keyed.rs signs one
+            // at test time with a key of its own.
+            continue;
+        }
         let fixture = fixture_for(name);
         let path = format!("/p/{name}");
         let url = fixture["request"]["url"].as_str();
         let (headers, body, tampered, unsigned_body) = match name.as_str() {
             // Public-key and token presets cannot be signed by hookguard: their fixtures, whose
             // timestamps these providers do not bound, are replayed as they stand.
-            "discord" | "sendgrid" | "gitlab" => (
+            "discord" | "sendgrid" | "gitlab" | "fireblocks" | "fusionauth" => (
                 header_pairs(&fixture["request"]["headers"]),
                 fixture["request"]["body"]
                     .as_str()

@@ -4,8 +4,9 @@ use http::Method;
 
 use super::{all, Spec};
 use crate::verify::handshake::Handshake;
+use crate::verify::jwt::JwtSpec;
 use crate::verify::keys::KeyFormat;
-use crate::verify::scheme::{Algorithm, SignatureFormat, TimeUnit, TimestampSource};
+use crate::verify::scheme::{Algorithm, Prehash, SignatureFormat, TimeUnit, TimestampSource};
 use crate::verify::spec::SchemeSpec;
 use crate::verify::Field;
 
@@ -29,6 +30,7 @@ pub fn markdown_table() -> String {
                 String::new(),
             ),
             Spec::Signature(spec) => describe(spec),
+            Spec::Jwt(spec) => describe_jwt(spec),
         };
         let fields = format!(
             "{}; {}",
@@ -49,6 +51,9 @@ pub fn markdown_table() -> String {
 fn describe_field(field: Option<Field>, spec: &Spec) -> String {
     let signed = |field: Field| match (field, spec) {
         (_, Spec::HeaderToken(_)) => false,
+        // The JWT's claim covers the body, and nothing else of the request.
+        (Field::Json(_), Spec::Jwt(_)) => true,
+        (Field::Header(_), Spec::Jwt(_)) => false,
         // Twilio's form fields are signed, and a JSON body is covered by `bodySHA256`.
         (Field::Json(_), Spec::Signature(spec)) => {
             spec.template.contains("{body}") || spec.body_sha256_param.is_some()
@@ -88,7 +93,13 @@ fn describe(spec: &SchemeSpec) -> (String, String, String) {
     let encoding = match spec.algorithm {
         Algorithm::Ed25519 => format!("{} Ed25519", spec.encoding.as_str()),
         Algorithm::EcdsaP256Sha256 => "base64 ECDSA P-256".to_string(),
-        Algorithm::HmacSha1 | Algorithm::HmacSha256 | Algorithm::HmacSha512 => {
+        Algorithm::HmacSha1
+        | Algorithm::HmacSha256
+        | Algorithm::HmacSha512
+        | Algorithm::RsaPkcs1Sha256
+        | Algorithm::RsaPkcs1Sha512
+        | Algorithm::RsaPkcs1Sha1
+        | Algorithm::RsaPssSha256 => {
             format!(
                 "{} {}",
                 spec.encoding.as_str(),
@@ -112,11 +123,33 @@ fn describe(spec: &SchemeSpec) -> (String, String, String) {
             Algorithm::Ed25519 => "; base64 public key",
             _ => "; base64 key",
         },
+        KeyFormat::Pem => "; PEM RSA public key",
         KeyFormat::Raw => "",
     };
+    let digest = match spec.prehash {
+        Some(Prehash::Sha256) => " (its SHA-256 signed)",
+        None => "",
+    };
     // A `|` in a template (Telnyx's `{timestamp}|{body}`) would end the table cell.
-    let content = format!("`{}`{key}", spec.template.replace('|', "\\|"));
+    let content = format!("`{}`{digest}{key}", spec.template.replace('|', "\\|"));
     (signature, content, describe_timestamp(spec))
+}
+
+fn describe_jwt(spec: &JwtSpec) -> (String, String, String) {
+    let algorithms: Vec<String> = spec
+        .algorithms
+        .iter()
+        .map(|a| a.as_str().to_ascii_uppercase())
+        .collect();
+    (
+        format!("`{}`: a JWT ({})", spec.header, algorithms.join(", ")),
+        format!(
+            "claim `{}` = {} SHA-256 of `{{body}}`; PEM public key or HMAC secret",
+            spec.body_hash_claim,
+            spec.body_hash_encoding.as_str()
+        ),
+        format!("`exp`, `nbf`, `iat` if present, ±{} s", spec.leeway),
+    )
 }
 
 fn describe_shape(format: &SignatureFormat) -> String {

@@ -23,6 +23,7 @@ pub(crate) fn body_hmac() -> SchemeSpec {
         template: "{body}".into(),
         timestamp: None,
         body_sha256_param: None,
+        prehash: None,
     }
 }
 

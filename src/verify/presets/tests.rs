@@ -111,7 +111,7 @@ fn duplicated_malformed_and_missing_signature_headers_are_refused() {
             Err(Rejection::MissingSignature),
             "{name}: missing"
         );
-        if matches!(case.preset.spec, Spec::Signature(_)) {
+        if matches!(case.preset.spec, Spec::Signature(_) | Spec::Jwt(_)) {
             let mut malformed = case.headers.clone();
             for other in signature_headers(case.preset) {
                 if malformed.contains_key(other.as_str()) {

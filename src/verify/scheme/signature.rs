@@ -40,7 +40,7 @@ pub struct HeaderSet {
 }
 
 /// The one value of a header, refusing duplicates: a proxy between could pick either copy.
-pub(super) fn single_header<'h>(
+pub(crate) fn single_header<'h>(
     headers: &'h HeaderMap,
     name: &HeaderName,
 ) -> Result<Option<&'h [u8]>, Rejection> {

@@ -138,7 +138,7 @@ fn refusal(loaded: Result<Config, ConfigError>) -> String {
 fn scheme_of(config: &Config) -> Scheme {
     match &config.routes[0].verifier {
         Verifier::Signature(verifier) => verifier.scheme().clone(),
-        Verifier::Token(_) => panic!("a signature route expected"),
+        Verifier::Token(_) | Verifier::Jwt(_) => panic!("a signature route expected"),
     }
 }
 
@@ -227,6 +227,22 @@ fn doubtful_descriptions_are_refused_naming_the_key() {
             "'{id}.{timestamp}.{body}'",
             &["header_sets[0].id"],
         ),
+        (
+            "hmac-sha256, encoding: hex, key_format: raw",
+            "rsa-pkcs1-sha256, encoding: hex, key_format: raw",
+            &["key_format", "pem"],
+        ),
+        (
+            "hmac-sha256, encoding: hex, key_format: raw",
+            "hmac-sha256, encoding: hex, key_format: pem",
+            &["key_format", "pem"],
+        ),
+        (
+            "hmac-sha256, encoding: hex, key_format: raw",
+            "rsa-pss-sha256, encoding: base64, key_format: pem",
+            &["secrets[0]", "PEM RSA public key"],
+        ),
+        ("template:", "prehash: md5, template:", &["md5"]),
     ];
     for (from, to, needles) in cases {
         assert!(GOOD.contains(from), "{from}");
@@ -250,4 +266,20 @@ fn tolerance_on_a_scheme_that_signs_no_timestamp_is_still_refused() {
         text.contains("tolerance") && text.contains("no timestamp"),
         "{text}"
     );
+}
+
+#[test]
+fn jwt_routes_refuse_keys_of_another_kind_and_a_second_scheme() {
+    let jwt = "{header: X-J, algorithms: [rs256], body_hash_claim: h, body_hash_encoding: base64}";
+    let text = refusal(route(&format!("{{jwt: {jwt}}}")));
+    assert!(
+        text.contains("secrets[0]") && text.contains("hs256"),
+        "{text}"
+    );
+    let hmac = jwt.replace("rs256", "hs256");
+    assert!(route(&format!("{{jwt: {hmac}}}")).is_ok());
+    let both = format!("{{jwt: {hmac}, header_token: {{header: X-T}}}}");
+    assert!(refusal(route(&both)).contains("exactly one"));
+    let unknown = hmac.replace("hs256", "none");
+    assert!(refusal(route(&format!("{{jwt: {unknown}}}"))).contains("none"));
 }

@@ -20,6 +20,8 @@ struct VerifyKeys<'a> {
     scheme: Option<&'a SchemeSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     header_token: Option<HeaderToken<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwt: Option<&'a crate::verify::jwt::JwtSpec>,
 }
 
 #[derive(Serialize)]
@@ -34,10 +36,17 @@ pub fn verify_yaml(preset: &Preset) -> Result<String, serde_yaml::Error> {
         Spec::Signature(spec) => VerifyKeys {
             scheme: Some(spec),
             header_token: None,
+            jwt: None,
         },
         Spec::HeaderToken(header) => VerifyKeys {
             scheme: None,
             header_token: Some(HeaderToken { header }),
+            jwt: None,
+        },
+        Spec::Jwt(spec) => VerifyKeys {
+            scheme: None,
+            header_token: None,
+            jwt: Some(spec),
         },
     };
     let mut text = serde_yaml::to_string(&VerifyBlock { verify })?;
