@@ -29,6 +29,10 @@ pub use self::sign::Outgoing;
 pub enum Spec {
     Signature(SchemeSpec),
     HeaderToken(&'static str),
+    /// A token in the named query parameter, removed before the app sees the request.
+    QueryToken(&'static str),
+    /// HTTP basic auth; the route's secrets are written `user:pass`.
+    BasicAuth,
 }
 
 #[derive(Debug)]
@@ -62,6 +66,8 @@ impl Spec {
     pub fn token_source(&self) -> Result<Option<TokenSource>, String> {
         match self {
             Spec::HeaderToken(name) => Ok(Some(TokenSource::Header(header_name(name)?))),
+            Spec::BasicAuth => Ok(Some(TokenSource::Basic)),
+            Spec::QueryToken(param) => Ok(Some(TokenSource::Query(param.to_string()))),
             Spec::Signature(_) => Ok(None),
         }
     }

@@ -23,10 +23,12 @@ pub(crate) fn verifier(preset: &Preset, secret: &str) -> Verifier {
             SignatureVerifier::new(spec.scheme().expect("scheme"), spec.key_format, &secrets)
                 .expect("keys"),
         ),
-        Spec::HeaderToken(_) => Verifier::Token(TokenVerifier::new(
-            preset.spec.token_source().expect("source").expect("token"),
-            &secrets,
-        )),
+        Spec::HeaderToken(_) | Spec::QueryToken(_) | Spec::BasicAuth => {
+            Verifier::Token(TokenVerifier::new(
+                preset.spec.token_source().expect("source").expect("token"),
+                &secrets,
+            ))
+        }
     }
 }
 
@@ -39,6 +41,8 @@ pub(crate) fn signature_headers(preset: &Preset) -> Vec<String> {
             .flat_map(|set| set.signatures.iter().map(|n| n.to_ascii_lowercase()))
             .collect(),
         Spec::HeaderToken(name) => vec![name.to_ascii_lowercase()],
+        Spec::BasicAuth => vec!["authorization".to_string()],
+        Spec::QueryToken(_) => Vec::new(),
     }
 }
 

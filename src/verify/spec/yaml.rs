@@ -20,7 +20,20 @@ struct VerifyKeys<'a> {
     scheme: Option<&'a SchemeSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     header_token: Option<HeaderToken<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query_token: Option<QueryToken<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    basic_auth: Option<BasicAuth>,
 }
+
+#[derive(Serialize)]
+struct QueryToken<'a> {
+    param: &'a str,
+}
+
+/// Renders as `basic_auth: {}`.
+#[derive(Serialize)]
+struct BasicAuth {}
 
 #[derive(Serialize)]
 struct HeaderToken<'a> {
@@ -34,10 +47,26 @@ pub fn verify_yaml(preset: &Preset) -> Result<String, serde_yaml::Error> {
         Spec::Signature(spec) => VerifyKeys {
             scheme: Some(spec),
             header_token: None,
+            query_token: None,
+            basic_auth: None,
         },
         Spec::HeaderToken(header) => VerifyKeys {
             scheme: None,
             header_token: Some(HeaderToken { header }),
+            query_token: None,
+            basic_auth: None,
+        },
+        Spec::QueryToken(param) => VerifyKeys {
+            scheme: None,
+            header_token: None,
+            query_token: Some(QueryToken { param }),
+            basic_auth: None,
+        },
+        Spec::BasicAuth => VerifyKeys {
+            scheme: None,
+            header_token: None,
+            query_token: None,
+            basic_auth: Some(BasicAuth {}),
         },
     };
     let mut text = serde_yaml::to_string(&VerifyBlock { verify })?;
