@@ -8,6 +8,7 @@ mod cli;
 mod connections;
 mod deploy;
 mod explain;
+mod handshakes;
 mod hygiene;
 mod inspector;
 mod limits;
