@@ -93,7 +93,7 @@ async fn every_handshake_is_answered_and_its_forgeries_refused_without_the_app_s
     assert_eq!(answered.header("content-type"), Some("text/plain"));
     for wrong in [
         format!("{hub}meatyhamhocks"),
-        format!("{hub}"),
+        hub.to_string(),
         hub.replace("&hub.verify_token=", ""),
     ] {
         let refused = get(&hookguard, &wrong, &[]).await;
