@@ -92,6 +92,9 @@ fn beyond_verify(preset: &Preset) -> Vec<String> {
             preset.handshake
         ));
     }
+    if preset.handshake.needs_verify_token() {
+        notes.push("with provider:, the route also needs verify_token: the Verify Token given to the provider".into());
+    }
     if preset.event.is_some() || preset.delivery_id.is_some() {
         notes.push("the preset also knows the event type and delivery id (events:, logs), which verify: does not".into());
     }

@@ -85,7 +85,8 @@ pub(in crate::verify::presets) fn rows() -> Vec<Preset> {
     // learn.microsoft.com/linkedin/shared/api-guide/webhook-validation: GET ?challengeCode= answered
     // with challengeResponse = hex HMAC-SHA256(challengeCode, clientSecret);
     // learn.microsoft.com/linkedin/talent/apply-connect/receive-applications: X-LI-Signature:
-    // hmacsha256=<hex HMAC-SHA256 of the payload as sent>.
+    // hmacsha256=<hex HMAC-SHA256> of "the escaped Unicode version of the request payload", which is
+    // the JSON body as LinkedIn sends it (non-ASCII written as \uXXXX), so the raw bytes are verified.
     with_handshake(
         preset("linkedin", "LinkedIn: X-LI-Signature: hmacsha256=<hex HMAC-SHA256 of the body>; answers the challengeCode",
             SchemeSpec { header_sets: sig("X-LI-Signature"), format: whole(&["hmacsha256="]), ..body_hmac() }),
