@@ -167,6 +167,7 @@ fn signature_line(
             return match v.source() {
                 TokenSource::Query(param) => format!("token: query parameter {param}, {state}"),
                 TokenSource::Header(name) => format!("token: header {name}, {state}"),
+                TokenSource::Basic => format!("basic auth: Authorization header, {state}"),
             };
         }
         Verifier::Jwt(v) => return format!("jwt: header {}, {state}", v.header()),

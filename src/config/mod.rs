@@ -33,7 +33,7 @@ use serde::Deserialize;
 use crate::clientip::Cidr;
 use crate::ratelimit::RateLimiter;
 use crate::routing::PathPattern;
-use crate::verify::handshake::Handshake;
+use crate::verify::handshake::{Handshake, VerifyToken};
 use crate::verify::{Field, Verifier};
 
 use self::error::Problems;
@@ -110,6 +110,8 @@ pub struct Route {
     pub event_field: Option<Field>,
     pub delivery_id_field: Option<Field>,
     pub handshake: Handshake,
+    /// The token a hub challenge must carry (Meta); only on routes whose handshake needs one.
+    pub verify_token: Option<VerifyToken>,
     pub public_url: Option<String>,
     /// Only these client addresses may use the route; `None`: anyone.
     pub allow_ips: Option<Vec<Cidr>>,

@@ -122,6 +122,8 @@ pub(super) struct RawRoute {
     pub(super) events: Option<Vec<String>>,
     pub(super) enforce: Option<bool>,
     pub(super) public_url: Option<String>,
+    /// Meta's `hub.verify_token`, held like a secret: `env`, `file` or `value`.
+    pub(super) verify_token: Option<RawSecret>,
     pub(super) allow_ips: Option<Vec<String>>,
     pub(super) rate_limit: Option<RawRateLimit>,
     pub(super) dedup: Option<RawRouteDedup>,
@@ -147,7 +149,13 @@ pub(super) struct RawVerify {
     pub(super) header_token: Option<RawHeaderToken>,
     /// A JWT in a header whose claims carry the body's hash (FusionAuth).
     pub(super) jwt: Option<crate::verify::jwt::JwtSpec>,
+    pub(super) basic_auth: Option<RawBasicAuth>,
 }
+
+/// `verify: {basic_auth: {}}`: the secrets are `user:pass`; nothing else to set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBasicAuth {}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

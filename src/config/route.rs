@@ -12,6 +12,7 @@ use super::{Route, Upstream};
 use crate::clientip::Cidr;
 use crate::ratelimit::RateLimiter;
 use crate::routing::PathPattern;
+use crate::verify::handshake::VerifyToken;
 use crate::verify::Secret;
 
 /// How long before a route's last secret stops matching `check` and `run` start to say so.
@@ -53,6 +54,15 @@ pub(super) fn build(
             public_url: raw.public_url.as_deref(),
             secrets,
         }))
+    });
+    let verify_token = built.as_ref().and_then(|built| {
+        problems.keep(verify_token(
+            &place,
+            raw.verify_token.as_ref(),
+            built,
+            env,
+            warnings,
+        ))
     });
     let events = built
         .as_ref()
@@ -116,6 +126,7 @@ pub(super) fn build(
         event_field: built.event_field,
         delivery_id_field: built.delivery_id_field,
         handshake: built.handshake,
+        verify_token: verify_token?,
         public_url: raw.public_url,
     })
 }
@@ -192,6 +203,46 @@ fn secret(
         ));
     }
     Ok((secret, not_after))
+}
+
+/// The `verify_token` a hub challenge (Meta) is checked against: required exactly where the
+/// provider sends one, loaded like a secret, and never given a `not_after` (Meta holds one token).
+fn verify_token(
+    place: &str,
+    raw: Option<&RawSecret>,
+    built: &Built,
+    env: &impl Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<VerifyToken>, Problem> {
+    match (built.handshake.needs_verify_token(), raw) {
+        (false, None) => Ok(None),
+        (false, Some(_)) => Err(invalid(
+            place,
+            "verify_token",
+            "this route's provider sends no hub.verify_token",
+        )),
+        (true, None) => Err(invalid(
+            place,
+            "verify_token",
+            "required: the Verify Token given to the provider (env, file or value)",
+        )),
+        (true, Some(raw)) => {
+            if raw.not_after.is_some() {
+                return Err(invalid(
+                    place,
+                    "verify_token.not_after",
+                    "a verify token has no not_after",
+                ));
+            }
+            let token = load_secret(raw, env).map_err(|m| invalid(place, "verify_token", m))?;
+            if raw.value.is_some() {
+                warnings.push(format!(
+                    "{place}: verify_token is a literal `value`; outside local testing use `env` or `file`"
+                ));
+            }
+            Ok(Some(VerifyToken::new(&token)))
+        }
+    }
 }
 
 fn events(

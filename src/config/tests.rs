@@ -244,6 +244,13 @@ fn refusals_name_the_route_and_the_key() {
             (MINIMAL.replace("provider: drivewidget", "provider: discord"), &["secrets[0]", "Ed25519"]),
             (MINIMAL.replace("provider: drivewidget", "provider: svix").replace("{env: SECRET_VAR}", "{value: 'whsec_!!'}"), &["secrets[0]", "whsec_"]),
             (format!("{MINIMAL}    enforce: maybe\n"), &["enforce"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: meta"), &["verify_token", "required"]),
+            (format!("{MINIMAL}    verify_token: {{value: t}}\n"), &["verify_token", "no hub.verify_token"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: meta\n    verify_token: {value: t, not_after: 2030-01-01T00:00:00Z}"), &["verify_token.not_after"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: meta\n    verify_token: {env: NOPE}"), &["verify_token", "NOPE"]),
+            (MINIMAL.replace("provider: drivewidget", "provider: postmark").replace("{env: SECRET_VAR}", "{value: no-colon}"), &["secrets[0]", "user:pass"]),
+            (MINIMAL.replace("provider: drivewidget", "verify: {basic_auth: {realm: x}}"), &["realm"]),
+            (MINIMAL.replace("provider: drivewidget", "verify: {basic_auth: {}}\n    tolerance: 5"), &["tolerance"]),
         ];
     for (yaml, needles) in cases {
         let text = error_text(&yaml);
@@ -537,4 +544,30 @@ fn admin_recent_takes_effect_only_on_restart() {
         Some(super::RestartOnly::AdminRecent)
     );
     assert!(live.replace(load(MINIMAL).expect("valid")).is_ok());
+}
+
+#[test]
+fn a_meta_route_holds_its_verify_token_and_a_basic_auth_route_its_logins() {
+    let yaml = MINIMAL.replace(
+        "provider: drivewidget",
+        "provider: meta\n    verify_token: {env: VT}",
+    )
+        + "  - path: /legacy\n    verify: {basic_auth: {}}\n    secrets: [{value: 'user:pa:ss'}]\n";
+    let env = |name: &str| match name {
+        "SECRET_VAR" => Some("s".to_string()),
+        "VT" => Some("token\n".to_string()),
+        _ => None,
+    };
+    let config = Config::from_yaml(&yaml, env).expect("loads");
+    let meta = &config.routes[0];
+    assert_eq!(
+        meta.handshake,
+        crate::verify::handshake::Handshake::HubChallenge
+    );
+    assert_eq!(
+        format!("{:?}", meta.verify_token),
+        "Some(VerifyToken(redacted))"
+    );
+    assert!(config.routes[1].verifier.is_basic_auth());
+    assert_eq!(config.routes[1].methods, vec![http::Method::POST]);
 }

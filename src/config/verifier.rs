@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::{HeaderName, Method, Uri};
 
 use super::error::{invalid, Problem};
-use super::raw::{RawHeaderToken, RawHmac, RawQueryToken, RawVerify};
+use super::raw::{RawBasicAuth, RawHeaderToken, RawHmac, RawQueryToken, RawVerify};
 use crate::verify::handshake::Handshake;
 use crate::verify::jwt::{JwtSpec, JwtVerifier};
 use crate::verify::presets::{self, Preset, Spec};
@@ -76,7 +76,7 @@ fn from_preset(choice: &Choice<'_>, preset: &Preset) -> Result<Built, Problem> {
             signature_verifier(choice, scheme, spec.key_format)?
         }
         Spec::Jwt(spec) => jwt_verifier(choice, spec)?,
-        Spec::HeaderToken(_) => {
+        Spec::HeaderToken(_) | Spec::QueryToken(_) | Spec::BasicAuth => {
             let source = preset
                 .spec
                 .token_source()
@@ -85,7 +85,7 @@ fn from_preset(choice: &Choice<'_>, preset: &Preset) -> Result<Built, Problem> {
                 .map_err(|(key, m)| invalid(place, key, m))?;
             let source =
                 source.ok_or_else(|| invalid(place, "provider", "preset has no token source"))?;
-            Verifier::Token(TokenVerifier::new(source, choice.secrets))
+            token_verifier(choice, source)?
         }
     };
     Ok(Built {
@@ -131,20 +131,22 @@ fn from_verify(mut choice: Choice<'_>) -> Result<Built, Problem> {
         verify.query_token,
         verify.header_token,
         verify.jwt,
+        verify.basic_auth,
     );
     let (verifier, label, methods) = match chosen {
-        (Some((at, spec)), None, None, None) => explicit_scheme(&choice, at, &spec)?,
-        (None, Some(token), None, None) => query_token(&choice, token)?,
-        (None, None, Some(token), None) => header_token(&choice, token)?,
-        (None, None, None, Some(spec)) => {
+        (Some((at, spec)), None, None, None, None) => explicit_scheme(&choice, at, &spec)?,
+        (None, Some(token), None, None, None) => query_token(&choice, token)?,
+        (None, None, Some(token), None, None) => header_token(&choice, token)?,
+        (None, None, None, Some(spec), None) => {
             let label = format!("jwt on {}", spec.header);
             (jwt_verifier(&choice, &spec)?, label, vec![Method::POST])
         }
+        (None, None, None, None, Some(RawBasicAuth {})) => basic_auth(&choice)?,
         _ => {
             return Err(invalid(
                 place,
                 "verify",
-                "give exactly one of `scheme`, `hmac`, `query_token`, `header_token` or `jwt`",
+                "give exactly one of `scheme`, `hmac`, `query_token`, `header_token`, `jwt` or `basic_auth`",
             ))
         }
     };
@@ -225,6 +227,32 @@ fn header_token(choice: &Choice<'_>, token: RawHeaderToken) -> Result<Chosen, Pr
     let label = format!("header_token on {header}");
     let verifier = TokenVerifier::new(TokenSource::Header(header), choice.secrets);
     Ok((Verifier::Token(verifier), label, vec![Method::POST]))
+}
+
+fn basic_auth(choice: &Choice<'_>) -> Result<Chosen, Problem> {
+    refuse_scheme_options(choice.tolerance, choice.public_url)
+        .map_err(|(key, m)| invalid(choice.place, key, m))?;
+    let verifier = token_verifier(choice, TokenSource::Basic)?;
+    Ok((verifier, "basic_auth".to_string(), vec![Method::POST]))
+}
+
+/// A token verifier over the route's secrets. Basic-auth secrets are `user:pass`: one without a
+/// colon could never match a request, so it is refused at load rather than failing every delivery.
+fn token_verifier(choice: &Choice<'_>, source: TokenSource) -> Result<Verifier, Problem> {
+    if source == TokenSource::Basic {
+        if let Some(i) = choice
+            .secrets
+            .iter()
+            .position(|(secret, _)| !secret.expose().contains(&b':'))
+        {
+            return Err(invalid(
+                choice.place,
+                format!("secrets[{i}]"),
+                "a basic-auth secret is written user:pass",
+            ));
+        }
+    }
+    Ok(Verifier::Token(TokenVerifier::new(source, choice.secrets)))
 }
 
 /// `tolerance` and `public_url` only mean something to schemes that use them, so elsewhere they are

@@ -111,7 +111,9 @@ impl Finished {
         Finished {
             reason: Some(refusal.reason()),
             verification_failure: match refusal {
-                Refusal::InvalidSignature(why) => Some(why.as_str()),
+                Refusal::InvalidSignature(why) | Refusal::BasicAuthRequired(why) => {
+                    Some(why.as_str())
+                }
                 _ => None,
             },
             result: Err(refusal),

@@ -23,7 +23,8 @@ use crate::proxy::refusal::Refusal;
 use crate::routing;
 use crate::telemetry::metrics::{Label, RouteLabels};
 use crate::upstream::{self, PooledBody, UpstreamError};
-use crate::verify::{Field, Rejection, RequestView, Verifier};
+use crate::verify::handshake::{HandshakeRequest, Unsigned};
+use crate::verify::{Field, Rejection, RequestView};
 
 /// What verification made of a request on its route.
 #[derive(Clone, Copy)]
@@ -40,6 +41,8 @@ struct Destination<'r> {
     label: &'r Label,
     /// `Some` only when the query changes (a query token removed).
     query: Option<Option<String>>,
+    /// A credential header removed before the app sees the request (basic auth's Authorization).
+    credential_header: Option<http::HeaderName>,
     mark: Mark<'r>,
 }
 
@@ -84,7 +87,7 @@ impl Proxy {
             // Shadow mode answers nothing itself and records nothing: the app sees it all.
             Verdict::Shadow(_) => None,
             Verdict::Verified => {
-                answer_signed_handshake(exchange, route, &body)?;
+                answer_signed_handshake(exchange, route, &parts, &body)?;
                 filter_event(exchange, route, &parts, &body)?;
                 self.claim(exchange, route, &parts, query.as_ref(), &body)
                     .await?
@@ -98,6 +101,7 @@ impl Proxy {
             upstream: &route.upstream,
             label: &route.label,
             query,
+            credential_header: route.verifier.credential_header(),
             mark,
         };
         if let (DeliveryMode::Queue(_), Some(queue)) = (&route.delivery, &self.queue) {
@@ -142,6 +146,7 @@ impl Proxy {
             upstream: &live.config.upstream,
             label: &self.metrics.unmatched_label,
             query: None,
+            credential_header: None,
             mark: Mark::Unverified,
         };
         let result = self.deliver(exchange, destination, parts, body, hop).await;
@@ -336,21 +341,35 @@ fn admit_on_route(exchange: &mut Exchange<'_>, route: &Route, parts: &Parts) -> 
     Ok(hop)
 }
 
-/// handshake: a setup challenge that carries no signature (Dropbox, X) is answered here.
+/// handshake: a setup challenge that carries no signature (Dropbox, X, Meta, Okta, LinkedIn, pings)
+/// is answered here, or refused when what vouches for it fails; it never reaches the app.
 fn answer_unsigned_handshake(exchange: &Exchange<'_>, route: &Route, parts: &Parts) -> Step {
-    let Verifier::Signature(verifier) = &route.verifier else {
-        return Ok(());
+    let request = HandshakeRequest {
+        method: &parts.method,
+        headers: &parts.headers,
+        query: parts.uri.query(),
+        verifier: &route.verifier,
+        verify_token: route.verify_token.as_ref(),
+        now: exchange.now,
     };
-    match route
-        .handshake
-        .answer_unsigned(&parts.method, parts.uri.query(), verifier, exchange.now)
-    {
-        Some(answer) => Err(Stop::answered(
+    match route.handshake.answer_unsigned(&request) {
+        Unsigned::NotOne => Ok(()),
+        Unsigned::Answer(answer) => Err(Stop::answered(
             Outcome::Handshake,
             answer.content_type,
             answer.body,
         )),
-        None => Ok(()),
+        Unsigned::WrongVerifyToken => Err(Stop::Refused(Refusal::VerifyTokenMismatch)),
+        Unsigned::Unauthenticated(why) => Err(Stop::Refused(unauthenticated(route, why))),
+    }
+}
+
+/// The 401 for a request that failed verification; a basic-auth route also says how to log in.
+fn unauthenticated(route: &Route, why: Rejection) -> Refusal {
+    if route.verifier.is_basic_auth() {
+        Refusal::BasicAuthRequired(why)
+    } else {
+        Refusal::InvalidSignature(why)
     }
 }
 
@@ -367,7 +386,7 @@ fn precheck(route: &Route, parts: &Parts) -> Step {
 fn judge(route: &Route, verdict: Result<(), Rejection>) -> Step<Verdict> {
     match (route.enforce, verdict) {
         (true, Ok(())) => Ok(Verdict::Verified),
-        (true, Err(why)) => Err(Stop::Refused(Refusal::InvalidSignature(why))),
+        (true, Err(why)) => Err(Stop::Refused(unauthenticated(route, why))),
         (false, verdict) => Ok(Verdict::Shadow(verdict.err().map(Rejection::as_str))),
     }
 }
@@ -404,12 +423,18 @@ fn verify(
     judge(route, verdict)
 }
 
-/// handshake, signed: Zoom's `endpoint.url_validation` is answered once it verified.
-fn answer_signed_handshake(exchange: &Exchange<'_>, route: &Route, body: &RawBody) -> Step {
-    let Verifier::Signature(verifier) = &route.verifier else {
-        return Ok(());
-    };
-    match route.handshake.answer_signed(body, verifier, exchange.now) {
+/// handshake, signed: Zoom's `endpoint.url_validation` and Twitch's `webhook_callback_verification`
+/// are answered once they verified.
+fn answer_signed_handshake(
+    exchange: &Exchange<'_>,
+    route: &Route,
+    parts: &Parts,
+    body: &RawBody,
+) -> Step {
+    match route
+        .handshake
+        .answer_signed(&parts.headers, body, &route.verifier, exchange.now)
+    {
         Some(answer) => Err(Stop::answered(
             Outcome::Handshake,
             answer.content_type,
@@ -548,6 +573,9 @@ fn forwarded_parts(
             PathAndQuery::try_from(text).map_err(|_| unbuildable())?
         }
     };
+    if let Some(name) = &destination.credential_header {
+        parts.headers.remove(name);
+    }
     let behind = hop.behind_proxy.then_some(hop.client);
     rewrite_headers(
         &mut parts.headers,

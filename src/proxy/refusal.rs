@@ -1,7 +1,7 @@
 //! Every answer hookguard gives itself: the refusal, its status, its log reason and its small JSON body.
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
@@ -34,6 +34,10 @@ pub enum Refusal {
     /// The body did not arrive within `limits.body_timeout`.
     BodyTimeout,
     InvalidSignature(Rejection),
+    /// As `InvalidSignature`, on a basic-auth route: the 401 carries `WWW-Authenticate: Basic`.
+    BasicAuthRequired(Rejection),
+    /// A hub challenge (Meta) whose `hub.verify_token` is missing or not the route's.
+    VerifyTokenMismatch,
     /// A route with `events` got a verified delivery whose event type cannot be read. Answering 200
     /// `ignored` would lose it in silence; a non-2xx shows in the sender's delivery log.
     EventTypeMissing,
@@ -70,7 +74,10 @@ impl Refusal {
             Refusal::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Refusal::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Refusal::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
+            Refusal::InvalidSignature(_) | Refusal::BasicAuthRequired(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            Refusal::VerifyTokenMismatch => StatusCode::FORBIDDEN,
             Refusal::EventTypeMissing => StatusCode::UNPROCESSABLE_ENTITY,
             Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => StatusCode::BAD_GATEWAY,
             Refusal::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -96,7 +103,8 @@ impl Refusal {
             Refusal::BodyTooLarge => "body_too_large",
             Refusal::BodyUnreadable => "body_unreadable",
             Refusal::BodyTimeout => "body_timeout",
-            Refusal::InvalidSignature(why) => why.as_str(),
+            Refusal::InvalidSignature(why) | Refusal::BasicAuthRequired(why) => why.as_str(),
+            Refusal::VerifyTokenMismatch => "verify_token_mismatch",
             Refusal::EventTypeMissing => "event_type_missing",
             Refusal::UpstreamUnreachable => "upstream_unreachable",
             Refusal::UpstreamFailed => "upstream_failed",
@@ -123,7 +131,8 @@ impl Refusal {
             Refusal::BodyTooLarge => "body too large",
             Refusal::BodyUnreadable => "unreadable body",
             Refusal::BodyTimeout => "request body timeout",
-            Refusal::InvalidSignature(_) => "invalid signature",
+            Refusal::InvalidSignature(_) | Refusal::BasicAuthRequired(_) => "invalid signature",
+            Refusal::VerifyTokenMismatch => "forbidden",
             Refusal::EventTypeMissing => "event type missing",
             Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => "bad gateway",
             Refusal::UpstreamTimeout => "gateway timeout",
@@ -143,6 +152,12 @@ impl Refusal {
         match self {
             Refusal::MethodNotAllowed { allow } => {
                 headers.insert(ALLOW, allow);
+            }
+            Refusal::BasicAuthRequired(_) => {
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"hookguard\", charset=\"UTF-8\""),
+                );
             }
             Refusal::RateLimited { retry_after } => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(retry_after));

@@ -278,6 +278,17 @@ impl Verifier {
         }
     }
 
+    /// Whether the route authenticates with HTTP basic auth, so a 401 says `WWW-Authenticate: Basic`.
+    pub fn is_basic_auth(&self) -> bool {
+        matches!(self, Verifier::Token(v) if *v.source() == TokenSource::Basic)
+    }
+
+    /// A header that carries the route's credential and is removed before the app sees the request:
+    /// basic auth's `Authorization`, which is hookguard's to check, not the app's to keep or log.
+    pub fn credential_header(&self) -> Option<http::HeaderName> {
+        self.is_basic_auth().then_some(http::header::AUTHORIZATION)
+    }
+
     /// The query the app should see when it differs from the request's: a query token is a
     /// credential and is removed. `None`: forward the query unchanged.
     pub fn rewritten_query(&self, query: Option<&str>) -> Option<Option<String>> {

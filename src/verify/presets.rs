@@ -31,6 +31,10 @@ pub enum Spec {
     HeaderToken(&'static str),
     /// A JWT carrying the body's hash, the same description as YAML `verify: {jwt: ...}`.
     Jwt(super::jwt::JwtSpec),
+    /// A token in the named query parameter, removed before the app sees the request.
+    QueryToken(&'static str),
+    /// HTTP basic auth; the route's secrets are written `user:pass`.
+    BasicAuth,
 }
 
 #[derive(Debug)]
@@ -64,6 +68,8 @@ impl Spec {
     pub fn token_source(&self) -> Result<Option<TokenSource>, String> {
         match self {
             Spec::HeaderToken(name) => Ok(Some(TokenSource::Header(header_name(name)?))),
+            Spec::BasicAuth => Ok(Some(TokenSource::Basic)),
+            Spec::QueryToken(param) => Ok(Some(TokenSource::Query(param.to_string()))),
             Spec::Signature(_) | Spec::Jwt(_) => Ok(None),
         }
     }

@@ -1,8 +1,11 @@
-//! Shared-token schemes: for senders that sign nothing and send a token in the URL (`query_token`)
-//! or in a header (GitLab's `X-Gitlab-Token`).
+//! Shared-token schemes: for senders that sign nothing and send a token in the URL (`query_token`),
+//! in a header (GitLab's `X-Gitlab-Token`), or as HTTP basic auth (`Authorization: Basic`, RFC 7617:
+//! Postmark, Chargebee, Pipedrive), whose secrets are written `user:pass`.
 
 use std::time::SystemTime;
 
+use base64::Engine as _;
+use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName};
 use percent_encoding::percent_decode;
 use sha2::{Digest, Sha256};
@@ -14,6 +17,8 @@ use super::{Rejection, Secret};
 pub enum TokenSource {
     Query(String),
     Header(HeaderName),
+    /// `Authorization: Basic base64(user:pass)`; the decoded `user:pass` is the token.
+    Basic,
 }
 
 pub struct TokenVerifier {
@@ -43,6 +48,31 @@ fn decode_component(raw: &str) -> Vec<u8> {
 
 fn pair_name(pair: &str) -> &str {
     pair.split_once('=').map_or(pair, |(name, _)| name)
+}
+
+/// The `user:pass` of the one `Authorization: Basic` header. The scheme name is case-insensitive
+/// (RFC 7617); anything else in the header, or a payload that is not base64 of `user:pass`, is malformed.
+fn basic_credentials(headers: &HeaderMap) -> Result<Vec<u8>, Rejection> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next().ok_or(Rejection::MissingSignature)?;
+    if values.next().is_some() {
+        return Err(Rejection::DuplicatedSignature);
+    }
+    let (scheme, payload) = value
+        .to_str()
+        .ok()
+        .and_then(|text| text.split_once(' '))
+        .ok_or(Rejection::MalformedSignature)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(Rejection::MalformedSignature);
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(payload.trim_matches(' '))
+        .map_err(|_| Rejection::MalformedSignature)?;
+    if !decoded.contains(&b':') {
+        return Err(Rejection::MalformedSignature);
+    }
+    Ok(decoded)
 }
 
 impl TokenVerifier {
@@ -86,6 +116,7 @@ impl TokenVerifier {
                 }
                 value.as_bytes().to_vec()
             }
+            TokenSource::Basic => basic_credentials(headers)?,
         };
         if token.is_empty() {
             return Err(Rejection::MissingSignature);
@@ -264,6 +295,64 @@ mod tests {
             Err(Rejection::SignatureMismatch)
         );
         assert_eq!(v.strip(Some("a=1&token=x")).as_deref(), Some("a=1&token=x"));
+    }
+
+    fn basic(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, value.parse().expect("value"));
+        headers
+    }
+
+    #[test]
+    fn basic_auth_compares_user_and_password_together() {
+        let v = TokenVerifier::new(
+            TokenSource::Basic,
+            &[(Secret::new("postmark:s3cret pass"), None)],
+        );
+        let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+        let good = format!("Basic {}", encode("postmark:s3cret pass"));
+        assert_eq!(v.verify(&basic(&good), None, NOW), Ok(()));
+        let lower = format!("basic {}", encode("postmark:s3cret pass"));
+        assert_eq!(v.verify(&basic(&lower), None, NOW), Ok(()));
+        for (value, expected) in [
+            (
+                format!("Basic {}", encode("postmark:wrong")),
+                Rejection::SignatureMismatch,
+            ),
+            (
+                format!("Basic {}", encode("other:s3cret pass")),
+                Rejection::SignatureMismatch,
+            ),
+            (
+                format!("Basic {}", encode("postmark")),
+                Rejection::MalformedSignature,
+            ),
+            (
+                format!("Bearer {}", encode("postmark:s3cret pass")),
+                Rejection::MalformedSignature,
+            ),
+            (
+                "Basic not*base64".to_string(),
+                Rejection::MalformedSignature,
+            ),
+            ("Basic".to_string(), Rejection::MalformedSignature),
+        ] {
+            assert_eq!(
+                v.verify(&basic(&value), None, NOW),
+                Err(expected),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            v.verify(&HeaderMap::new(), None, NOW),
+            Err(Rejection::MissingSignature)
+        );
+        let mut twice = basic(&good);
+        twice.append(AUTHORIZATION, good.parse().expect("value"));
+        assert_eq!(
+            v.verify(&twice, None, NOW),
+            Err(Rejection::DuplicatedSignature)
+        );
     }
 
     #[test]

@@ -24,10 +24,12 @@ pub(crate) fn verifier(preset: &Preset, secret: &str) -> Verifier {
             SignatureVerifier::new(spec.scheme().expect("scheme"), spec.key_format, &secrets)
                 .expect("keys"),
         ),
-        Spec::HeaderToken(_) => Verifier::Token(TokenVerifier::new(
-            preset.spec.token_source().expect("source").expect("token"),
-            &secrets,
-        )),
+        Spec::HeaderToken(_) | Spec::QueryToken(_) | Spec::BasicAuth => {
+            Verifier::Token(TokenVerifier::new(
+                preset.spec.token_source().expect("source").expect("token"),
+                &secrets,
+            ))
+        }
         Spec::Jwt(spec) => Verifier::Jwt(
             JwtVerifier::new(spec, spec.check().expect("jwt spec"), &secrets).expect("keys"),
         ),
@@ -44,6 +46,8 @@ pub(crate) fn signature_headers(preset: &Preset) -> Vec<String> {
             .collect(),
         Spec::HeaderToken(name) => vec![name.to_ascii_lowercase()],
         Spec::Jwt(spec) => vec![spec.header.to_ascii_lowercase()],
+        Spec::BasicAuth => vec!["authorization".to_string()],
+        Spec::QueryToken(_) => Vec::new(),
     }
 }
 

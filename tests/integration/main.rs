@@ -9,6 +9,7 @@ mod connections;
 mod deploy;
 mod dockerfile;
 mod explain;
+mod handshakes;
 mod hmac_a;
 mod hygiene;
 mod inspector;

@@ -11,6 +11,7 @@ const RETRY_MS = 3000;
 // Every reason hookguard records, spelled out for people.
 const REASONS = {
   signature_mismatch: "signature did not match any secret",
+  verify_token_mismatch: "hub.verify_token was missing or not the route's verify_token",
   missing_signature: "no signature header",
   duplicated_signature: "signature header sent more than once",
   malformed_signature: "signature header could not be parsed",

@@ -22,10 +22,45 @@ pub fn markdown_table() -> String {
             Handshake::DropboxChallenge => "GET `?challenge=` echoed",
             Handshake::TwitterCrc => "GET `?crc_token=` answered",
             Handshake::ZoomUrlValidation => "`endpoint.url_validation` answered",
+            Handshake::HubChallenge => {
+                "GET `hub.challenge` echoed when `hub.verify_token` is the route's `verify_token`"
+            }
+            Handshake::OktaVerification => {
+                "GET `X-Okta-Verification-Challenge` answered once the token verifies"
+            }
+            Handshake::LinkedInChallenge => "GET `?challengeCode=` answered with its HMAC",
+            Handshake::TwitchVerification => "signed `webhook_callback_verification` answered",
+            Handshake::WorldlineVerification => "GET `X-GCS-Webhooks-Endpoint-Verification` echoed",
+            Handshake::Ping {
+                get: true,
+                head: true,
+            } => "GET and HEAD answered 200",
+            Handshake::Ping {
+                get: true,
+                head: false,
+            } => "GET answered 200",
+            Handshake::Ping {
+                get: false,
+                head: true,
+            } => "HEAD answered 200",
+            Handshake::Ping {
+                get: false,
+                head: false,
+            } => "",
         };
         let (signature, content, timestamp) = match &preset.spec {
             Spec::HeaderToken(name) => (
                 format!("`{name}`: the token itself"),
+                "none".to_string(),
+                String::new(),
+            ),
+            Spec::QueryToken(param) => (
+                format!("`?{param}=`: the token itself, removed before forwarding"),
+                "none".to_string(),
+                String::new(),
+            ),
+            Spec::BasicAuth => (
+                "`Authorization: Basic`: `user:pass` compared whole".to_string(),
                 "none".to_string(),
                 String::new(),
             ),
@@ -50,7 +85,7 @@ pub fn markdown_table() -> String {
 /// whoever replays a captured delivery, so the table says so wherever a decision could rest on one.
 fn describe_field(field: Option<Field>, spec: &Spec) -> String {
     let signed = |field: Field| match (field, spec) {
-        (_, Spec::HeaderToken(_)) => false,
+        (_, Spec::HeaderToken(_) | Spec::QueryToken(_) | Spec::BasicAuth) => false,
         // The JWT's claim covers the body, and nothing else of the request.
         (Field::Json(_), Spec::Jwt(_)) => true,
         (Field::Header(_), Spec::Jwt(_)) => false,

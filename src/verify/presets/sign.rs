@@ -55,9 +55,9 @@ impl Preset {
     fn hmac_spec(&self) -> Result<&SchemeSpec, String> {
         let spec = match &self.spec {
             Spec::Signature(spec) => spec,
-            Spec::HeaderToken(_) => {
+            Spec::HeaderToken(_) | Spec::QueryToken(_) | Spec::BasicAuth => {
                 return Err(format!(
-                    "{} sends the secret itself in a header; there is nothing to sign",
+                    "{} sends the secret itself; there is nothing to sign",
                     self.name
                 ))
             }

@@ -111,20 +111,33 @@ fn duplicated_malformed_and_missing_signature_headers_are_refused() {
             Err(Rejection::MissingSignature),
             "{name}: missing"
         );
-        if matches!(case.preset.spec, Spec::Signature(_) | Spec::Jwt(_)) {
+        // A header token is taken as it is, so only signatures and basic auth can be malformed.
+        let garbled = match case.preset.spec {
+            Spec::Signature(_) | Spec::Jwt(_) => Some(["not a signature!"].as_slice()),
+            Spec::BasicAuth => Some(
+                [
+                    "Basic not*base64",
+                    "Bearer dXNlcjpwYXNz",
+                    "Basic dXNlcnBhc3M=", // base64 of `userpass`: no colon
+                ]
+                .as_slice(),
+            ),
+            Spec::HeaderToken(_) | Spec::QueryToken(_) => None,
+        };
+        for text in garbled.unwrap_or_default() {
             let mut malformed = case.headers.clone();
             for other in signature_headers(case.preset) {
                 if malformed.contains_key(other.as_str()) {
                     malformed.insert(
                         HeaderName::from_bytes(other.as_bytes()).expect("name"),
-                        HeaderValue::from_static("not a signature!"),
+                        HeaderValue::from_static(text),
                     );
                 }
             }
             assert_eq!(
                 case.check(&case.secret, &malformed, &case.body, case.now),
                 Err(Rejection::MalformedSignature),
-                "{name}: malformed"
+                "{name}: malformed {text}"
             );
         }
     }

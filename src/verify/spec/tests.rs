@@ -15,8 +15,15 @@ fn preset_and_explicit_routes(case: &Case, secret: &str) -> (Verifier, Verifier)
         .url
         .as_ref()
         .map_or(String::new(), |url| format!("    public_url: {url}\n"));
+    // The hub challenge's token sits beside the route's keys; the explicit block answers no handshake.
+    let verify_token = "    verify_token: {value: vt}\n";
+    let preset_extra = if case.preset.handshake.needs_verify_token() {
+        format!("{public_url}{verify_token}")
+    } else {
+        public_url.clone()
+    };
     let yaml = format!(
-        "upstream: http://127.0.0.1:3000\nroutes:\n  - path: /preset\n    provider: {}\n    secrets: [{{env: KEY}}]\n{public_url}  - path: /explicit\n{explicit}    secrets: [{{env: KEY}}]\n{public_url}",
+        "upstream: http://127.0.0.1:3000\nroutes:\n  - path: /preset\n    provider: {}\n    secrets: [{{env: KEY}}]\n{preset_extra}  - path: /explicit\n{explicit}    secrets: [{{env: KEY}}]\n{public_url}",
         case.preset.name
     );
     let mut config = Config::from_yaml(&yaml, |name| (name == "KEY").then(|| secret.to_string()))

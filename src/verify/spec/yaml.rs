@@ -14,7 +14,7 @@ struct VerifyBlock<'a> {
 }
 
 /// Exactly one key is set, as the config requires.
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 struct VerifyKeys<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     scheme: Option<&'a SchemeSpec>,
@@ -22,7 +22,20 @@ struct VerifyKeys<'a> {
     header_token: Option<HeaderToken<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     jwt: Option<&'a crate::verify::jwt::JwtSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query_token: Option<QueryToken<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    basic_auth: Option<BasicAuth>,
 }
+
+#[derive(Serialize)]
+struct QueryToken<'a> {
+    param: &'a str,
+}
+
+/// Renders as `basic_auth: {}`.
+#[derive(Serialize)]
+struct BasicAuth {}
 
 #[derive(Serialize)]
 struct HeaderToken<'a> {
@@ -35,18 +48,23 @@ pub fn verify_yaml(preset: &Preset) -> Result<String, serde_yaml::Error> {
     let verify = match &preset.spec {
         Spec::Signature(spec) => VerifyKeys {
             scheme: Some(spec),
-            header_token: None,
-            jwt: None,
+            ..VerifyKeys::default()
         },
         Spec::HeaderToken(header) => VerifyKeys {
-            scheme: None,
             header_token: Some(HeaderToken { header }),
-            jwt: None,
+            ..VerifyKeys::default()
         },
         Spec::Jwt(spec) => VerifyKeys {
-            scheme: None,
-            header_token: None,
             jwt: Some(spec),
+            ..VerifyKeys::default()
+        },
+        Spec::QueryToken(param) => VerifyKeys {
+            query_token: Some(QueryToken { param }),
+            ..VerifyKeys::default()
+        },
+        Spec::BasicAuth => VerifyKeys {
+            basic_auth: Some(BasicAuth {}),
+            ..VerifyKeys::default()
         },
     };
     let mut text = serde_yaml::to_string(&VerifyBlock { verify })?;
@@ -71,6 +89,9 @@ fn beyond_verify(preset: &Preset) -> Vec<String> {
             "the preset also answers a setup handshake ({:?}), which verify: cannot",
             preset.handshake
         ));
+    }
+    if preset.handshake.needs_verify_token() {
+        notes.push("with provider:, the route also needs verify_token: the Verify Token given to the provider".into());
     }
     if preset.event.is_some() || preset.delivery_id.is_some() {
         notes.push("the preset also knows the event type and delivery id (events:, logs), which verify: does not".into());
