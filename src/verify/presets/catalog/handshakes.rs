@@ -119,12 +119,13 @@ pub(in crate::verify::presets) fn rows() -> Vec<Preset> {
     // with the user name and password written into the webhook URL (or the API's HttpAuth).
     credential("postmark", "Postmark: Authorization: Basic <user:pass>, compared in constant time",
         Spec::BasicAuth),
-    // chargebee.com/docs/2.0/webhook_settings.html: webhooks are protected with basic
-    // authentication (user name and password on the webhook); no signature.
+    // apidocs.chargebee.com "Create a webhook endpoint": basic_auth_username / basic_auth_password
+    // secure the delivery; chargebee.com/docs/2.0/webhook_settings.html; no signature.
     credential("chargebee", "Chargebee: Authorization: Basic <user:pass>, compared in constant time",
         Spec::BasicAuth),
-    // developers.pipedrive.com/docs/api/v1/Webhooks: http_auth_user / http_auth_password, sent as
-    // HTTP basic auth; no signature.
+    // Pipedrive's API reference "Add a new webhook" (its OpenAPI, as generated into pipedrive-rs
+    // AddWebhookRequest) and pipedrive.readme.io "Guide for webhooks": http_auth_user /
+    // http_auth_password, the endpoint's HTTP basic auth; no signature.
     credential("pipedrive", "Pipedrive: Authorization: Basic <user:pass>, compared in constant time",
         Spec::BasicAuth),
     // docs.connect.worldline-solutions.com/documentation/webhooks (and event-structure): answer a GET
