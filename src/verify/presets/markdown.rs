@@ -110,7 +110,8 @@ fn describe(spec: &SchemeSpec) -> (String, String, String) {
         KeyFormat::Base64Der => "; base64 DER public key",
         KeyFormat::Raw => "",
     };
-    let content = format!("`{}`{key}", spec.template);
+    // A line break inside a table cell would end the row: written as `\n`, as in YAML.
+    let content = format!("`{}`{key}", spec.template.replace('\n', "\\n"));
     (signature, content, describe_timestamp(spec))
 }
 
@@ -130,17 +131,31 @@ fn describe_shape(format: &SignatureFormat) -> String {
             prefixes,
         } => {
             let separator = if *separator == ' ' { "space" } else { "comma" };
-            format!(" `{}…` list ({separator})", first(prefixes))
+            match first(prefixes).as_str() {
+                "" => format!(" list ({separator})"),
+                prefix => format!(" `{prefix}…` list ({separator})"),
+            }
         }
         SignatureFormat::Fields {
             separator,
             signature_keys,
             timestamp_key,
-        } => format!(
-            " `{}=…{separator}{}=…`",
-            timestamp_key.as_deref().unwrap_or("t"),
-            signature_keys.first().map_or("v1", String::as_str)
-        ),
+            set_separator,
+        } => {
+            let fields = format!(
+                " `{}=…{separator}{}=…`",
+                timestamp_key.as_deref().unwrap_or("t"),
+                signature_keys.first().map_or("v1", String::as_str)
+            );
+            match set_separator {
+                Some(' ') => format!("{fields} sets (space)"),
+                Some(between) => format!("{fields} sets (`{between}`)"),
+                None => fields,
+            }
+        }
+        SignatureFormat::TimestampFirst { separator } => {
+            format!(" `<timestamp>{separator}<signature>{separator}…`")
+        }
     }
 }
 
