@@ -196,6 +196,9 @@ impl<'a> LazyJson<'a> {
     }
 }
 
+/// The most signature sets one request may carry (Persona sends two while a secret rotates).
+pub const MAX_SIGNATURE_SETS: usize = 4;
+
 /// Everything extracted from a request, ready for the keys: one attempt per signature set. Most
 /// requests carry one set; a sender rotating its secret may send several, each over its own
 /// timestamp, and any one that verifies is enough.
@@ -361,6 +364,11 @@ impl Scheme {
                     }),
                 }
             }
+        }
+        // Each set costs a MAC over the whole body per key; an unsigned header must not buy
+        // hundreds of them. Senders send two while a secret rotates.
+        if groups.len() > MAX_SIGNATURE_SETS {
+            return Err(Rejection::MalformedSignature);
         }
         if groups.is_empty() {
             groups.push(Group {

@@ -295,4 +295,9 @@ fn each_signature_set_is_checked_with_its_own_timestamp() {
         Err(Rejection::SignatureMismatch)
     );
     assert_eq!(verdict(stale.clone()), Err(Rejection::StaleTimestamp));
+    // Every set costs a MAC over the body, so a header may not carry many.
+    let many = vec![fresh.clone(); crate::verify::scheme::MAX_SIGNATURE_SETS + 1].join(" ");
+    assert_eq!(verdict(many), Err(Rejection::MalformedSignature));
+    let most = vec![fresh; crate::verify::scheme::MAX_SIGNATURE_SETS].join(" ");
+    assert_eq!(verdict(most), Ok(()));
 }
