@@ -119,10 +119,11 @@ proptest! {
         let name = names[which % names.len()];
         let preset = presets::find(name).expect("preset");
         let (verifier, secret) = verifier(name);
-        let content_type = (name == "twilio").then_some("application/x-www-form-urlencoded");
-        // Twilio signs form fields; Linear puts its timestamp inside the signed JSON.
+        let form = matches!(name, "twilio" | "plivo");
+        let content_type = form.then_some("application/x-www-form-urlencoded");
+        // Twilio and Plivo sign form fields; Linear puts its timestamp inside the signed JSON.
         let body = match name {
-            "twilio" => format!("Body={}", hex::encode(&body)).into_bytes(),
+            "twilio" | "plivo" => format!("Body={}", hex::encode(&body)).into_bytes(),
             "linear" => format!(r#"{{"webhookTimestamp":1767225600000,"data":"{}"}}"#, hex::encode(&body)).into_bytes(),
             _ => body,
         };
