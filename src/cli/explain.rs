@@ -206,8 +206,18 @@ fn format_name(format: &SignatureFormat, encoding: &str) -> String {
         SignatureFormat::List { separator, .. } => {
             format!("a {separator:?}-separated list of {encoding} signatures")
         }
+        SignatureFormat::Fields {
+            separator,
+            set_separator: Some(between),
+            ..
+        } => format!(
+            "{between:?}-separated sets of {separator:?}-separated key=value fields, {encoding} signatures"
+        ),
         SignatureFormat::Fields { separator, .. } => {
             format!("{separator:?}-separated key=value fields, {encoding} signatures")
+        }
+        SignatureFormat::TimestampFirst { separator } => {
+            format!("a {separator:?}-separated timestamp, then {encoding} signatures")
         }
     }
 }
@@ -241,7 +251,10 @@ fn print_refusal(route: &Route, captured: &Captured, why: Rejection, now: System
     println!("reason: {}", reason(why));
     if matches!(
         why,
-        Rejection::MissingSignature | Rejection::DuplicatedSignature | Rejection::MissingId
+        Rejection::MissingSignature
+            | Rejection::DuplicatedSignature
+            | Rejection::MissingId
+            | Rejection::MissingNonce
     ) {
         return;
     }
@@ -265,6 +278,7 @@ fn reason(why: Rejection) -> String {
         Rejection::StaleTimestamp => "the timestamp is older than the tolerance",
         Rejection::FutureTimestamp => "the timestamp is further ahead than the tolerance",
         Rejection::MissingId => "the signed delivery id header is missing",
+        Rejection::MissingNonce => "the signed nonce header is missing",
         Rejection::NoActiveSecret => "every secret is past its not_after",
         Rejection::UnsignedBody => "the signature does not cover this body (no bodySHA256)",
     };

@@ -155,10 +155,11 @@ fn missing_url(provider: &str, scheme: &Scheme, url: Option<&str>) -> Option<Str
     })
 }
 
-/// A form-signing scheme (Twilio) signs the fields of a form body only; any other body is covered
-/// solely by a `bodySHA256` query parameter in the URL, and without it the verifier refuses it.
+/// A form-signing scheme (Twilio, Plivo) signs the fields of a form body only; any other body is
+/// covered solely by a `bodySHA256` query parameter in the URL (Twilio), and without it the
+/// verifier refuses it.
 fn unsigned_body(provider: &str, scheme: &Scheme, outgoing: &Outgoing<'_>) -> Option<String> {
-    if !scheme.template.needs(&Part::SortedFormParams) {
+    if !scheme.template.needs(&Part::SortedFormParams) && !scheme.template.needs(&Part::UrlPlivo) {
         return None;
     }
     let digest = hex::encode(Sha256::digest(outgoing.body));

@@ -383,6 +383,7 @@ fn hmac_spec(raw: RawHmac) -> Result<SchemeSpec, (&'static str, String)> {
             signatures: vec![header],
             timestamp: timestamp_header,
             id: id_header,
+            ..Default::default()
         }],
         signature_in_body: None,
         format: SignatureFormat::Whole { prefixes },

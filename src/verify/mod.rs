@@ -46,6 +46,8 @@ pub enum Rejection {
     StaleTimestamp,
     FutureTimestamp,
     MissingId,
+    /// The nonce header the signature covers (Plivo V3) is absent.
+    MissingNonce,
     /// Every secret of the route is past its `not_after`.
     NoActiveSecret,
     /// The scheme's signature would not cover this body (Twilio JSON without `bodySHA256`).
@@ -64,6 +66,7 @@ impl Rejection {
             Rejection::StaleTimestamp => "stale_timestamp",
             Rejection::FutureTimestamp => "future_timestamp",
             Rejection::MissingId => "missing_id",
+            Rejection::MissingNonce => "missing_nonce",
             Rejection::NoActiveSecret => "no_active_secret",
             Rejection::UnsignedBody => "unsigned_body",
         }
@@ -159,9 +162,9 @@ impl SignatureVerifier {
         if active.peek().is_none() {
             return Err(Rejection::NoActiveSecret);
         }
-        // Every active key is tried, so timing does not say which one matched.
+        // Every active key is tried on every set, so timing does not say which one matched.
         let matched = active.fold(Choice::from(0), |any, key| {
-            any | key.matches(&prepared.message, &prepared.candidates)
+            any | matches_any(key, &prepared)
         });
         if bool::from(matched) {
             Ok(())
@@ -180,7 +183,7 @@ impl SignatureVerifier {
             .iter()
             .enumerate()
             .filter(|(_, key)| key.is_active(request.now))
-            .filter(|(_, key)| bool::from(key.matches(&prepared.message, &prepared.candidates)))
+            .filter(|(_, key)| bool::from(matches_any(key, &prepared)))
             .map(|(i, _)| i)
             .collect())
     }
@@ -195,18 +198,13 @@ impl SignatureVerifier {
     }
 
     /// The signature a sender would compute for this request with the first key, with the given
-    /// timestamp and id texts standing in for the headers that would carry them.
+    /// timestamp, id and nonce texts standing in for the headers that would carry them.
     pub fn sign(
         &self,
         request: &RequestView<'_>,
-        timestamp: Option<&[u8]>,
-        id: Option<&[u8]>,
+        values: &scheme::SignedValues<'_>,
     ) -> Result<String, Rejection> {
-        let message = self.scheme.digested(self.scheme.message(
-            request,
-            timestamp.map(<[u8]>::to_vec),
-            id,
-        )?);
+        let message = self.scheme.digested(self.scheme.message(request, values)?);
         let mac = self
             .keys
             .first()
@@ -214,6 +212,16 @@ impl SignatureVerifier {
             .ok_or(Rejection::NoActiveSecret)?;
         Ok(self.scheme.encoding.encode(&mac))
     }
+}
+
+/// Whether `key` verifies any of the request's signature sets; every set is tried.
+fn matches_any(key: &Key, prepared: &scheme::Prepared<'_>) -> Choice {
+    prepared
+        .attempts
+        .iter()
+        .fold(Choice::from(0), |any, attempt| {
+            any | key.matches(&attempt.message, &attempt.candidates)
+        })
 }
 
 /// A route's verification.

@@ -16,13 +16,14 @@ use std::time::SystemTime;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, Engine as _};
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, Method};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub(crate) use self::signature::single_header;
+use self::signature::SignatureSet;
 pub use self::signature::{HeaderSet, SignatureFormat};
-pub use self::template::{Part, Template, TemplateError};
+pub use self::template::{Part, SignedValues, Template, TemplateError};
 pub use self::timestamp::{TimeUnit, TimestampRule, TimestampSource};
 use super::Rejection;
 use crate::body::RawBody;
@@ -30,6 +31,12 @@ use crate::body::RawBody;
 /// Standard base64 that accepts input with or without `=` padding, as senders differ.
 pub(crate) const BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// URL-safe base64 (`-` and `_`), with or without `=` padding: Sanity and JWS-style senders.
+const BASE64URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
@@ -123,6 +130,8 @@ impl Algorithm {
 pub enum Encoding {
     Hex,
     Base64,
+    /// The URL-safe alphabet; padding optional. Written without padding, as Sanity does.
+    Base64Url,
 }
 
 impl Encoding {
@@ -130,6 +139,7 @@ impl Encoding {
         match name {
             "hex" => Some(Encoding::Hex),
             "base64" => Some(Encoding::Base64),
+            "base64url" => Some(Encoding::Base64Url),
             _ => None,
         }
     }
@@ -138,6 +148,7 @@ impl Encoding {
         match self {
             Encoding::Hex => "hex",
             Encoding::Base64 => "base64",
+            Encoding::Base64Url => "base64url",
         }
     }
 
@@ -151,6 +162,7 @@ impl Encoding {
                 hex::decode_to_slice(text, &mut bytes).ok().map(|()| bytes)
             }
             Encoding::Base64 => BASE64.decode(text).ok(),
+            Encoding::Base64Url => BASE64URL.decode(text).ok(),
         }
     }
 
@@ -158,6 +170,7 @@ impl Encoding {
         match self {
             Encoding::Hex => hex::encode(bytes),
             Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
+            Encoding::Base64Url => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
         }
     }
 }
@@ -223,9 +236,19 @@ impl<'a> LazyJson<'a> {
     }
 }
 
-/// Everything extracted from a request, ready for the keys. The message borrows the body: a
-/// megabyte delivery is hashed where it lies, never copied.
+/// The most signature sets one request may carry (Persona sends two while a secret rotates).
+pub const MAX_SIGNATURE_SETS: usize = 4;
+
+/// Everything extracted from a request, ready for the keys: one attempt per signature set. Most
+/// requests carry one set; a sender rotating its secret may send several, each over its own
+/// timestamp, and any one that verifies is enough.
 pub struct Prepared<'a> {
+    pub attempts: Vec<Attempt<'a>>,
+}
+
+/// One set's decoded signatures and the content they must sign. The message borrows the body: a
+/// megabyte delivery is hashed where it lies, never copied.
+pub struct Attempt<'a> {
     pub candidates: Vec<Vec<u8>>,
     pub message: Vec<Cow<'a, [u8]>>,
 }
@@ -234,9 +257,19 @@ pub struct Prepared<'a> {
 struct Found<'a> {
     /// `None` only for a scheme that signs inside the body and names no header set.
     set: Option<&'a HeaderSet>,
+    /// One group per signature set; the timestamp is the one written in the signature header.
+    groups: Vec<Group>,
+}
+
+struct Group {
     texts: Vec<Vec<u8>>,
-    /// The `timestamp_key` field of a `Fields` signature header.
     field_timestamp: Option<Vec<u8>>,
+}
+
+/// A group whose signatures decode and whose timestamp, if signed, is fresh.
+struct CheckedGroup {
+    candidates: Vec<Vec<u8>>,
+    timestamp: Option<Vec<u8>>,
 }
 
 impl Scheme {
@@ -262,27 +295,70 @@ impl Scheme {
     }
 
     /// Extracts candidates, checks the timestamp and builds the signed content. The steps run in
-    /// this order so that a request is refused for the first thing wrong with it.
+    /// this order so that a request is refused for the first thing wrong with it. A set whose
+    /// signatures or timestamp fail is dropped; when every set fails, the first set's reason stands.
     pub fn prepare<'a>(&'a self, request: &RequestView<'a>) -> Result<Prepared<'a>, Rejection> {
         let json = LazyJson::new(request.body);
-        let Found {
-            set,
-            texts,
-            field_timestamp,
-        } = self.find_signatures(request.headers, &json)?;
-        let candidates = self.decode_candidates(&texts)?;
-        let timestamp = match &self.timestamp {
-            None => None,
-            Some(rule) => Some(rule.fresh_text(set, field_timestamp, request, &json)?),
-        };
+        let Found { set, groups } = self.find_signatures(request.headers, &json)?;
+        let mut usable: Vec<CheckedGroup> = Vec::with_capacity(groups.len());
+        let mut first_error = None;
+        for group in &groups {
+            match self.check_group(group, set, request, &json) {
+                Ok(checked) => usable.push(checked),
+                Err(why) => {
+                    first_error.get_or_insert(why);
+                }
+            }
+        }
+        if usable.is_empty() {
+            return Err(first_error.unwrap_or(Rejection::MalformedSignature));
+        }
         if let Some(param) = &self.body_sha256_param {
             self.check_body_sha256(param, request)?;
         }
-        let id = self.signed_id(set, request.headers)?;
-        let message = self.digested(self.message_with(request, timestamp, id, &json)?);
-        Ok(Prepared {
+        let id = self.signed_header(set, request.headers, &Part::Id, |s| s.id.as_ref())?;
+        let nonce = self.signed_header(set, request.headers, &Part::Nonce, |s| s.nonce.as_ref())?;
+        let attempts = usable
+            .into_iter()
+            .map(
+                |CheckedGroup {
+                     candidates,
+                     timestamp,
+                 }| {
+                    let values = SignedValues {
+                        timestamp,
+                        id,
+                        nonce,
+                    };
+                    let message = self.digested(self.message_with(request, set, &values, &json)?);
+                    Ok(Attempt {
+                        candidates,
+                        message,
+                    })
+                },
+            )
+            .collect::<Result<_, Rejection>>()?;
+        Ok(Prepared { attempts })
+    }
+
+    /// One set's decoded signatures and, where the scheme signs one, its fresh timestamp.
+    fn check_group(
+        &self,
+        group: &Group,
+        set: Option<&HeaderSet>,
+        request: &RequestView<'_>,
+        json: &LazyJson<'_>,
+    ) -> Result<CheckedGroup, Rejection> {
+        let candidates = self.decode_candidates(&group.texts)?;
+        let timestamp = match &self.timestamp {
+            None => None,
+            Some(rule) => {
+                Some(rule.fresh_text(set, group.field_timestamp.clone(), request, json)?)
+            }
+        };
+        Ok(CheckedGroup {
             candidates,
-            message,
+            timestamp,
         })
     }
 
@@ -302,41 +378,63 @@ impl Scheme {
         }
     }
 
-    /// The signature texts as written, from the body or from the first header set present.
+    /// The signature texts as written, from the body or from the first header set present. The
+    /// headers of one set (Box's PRIMARY and SECONDARY) pool their signatures into one group,
+    /// except where the format carries several sets, each kept with its own timestamp.
     fn find_signatures<'a>(
         &'a self,
         headers: &HeaderMap,
         json: &LazyJson<'_>,
     ) -> Result<Found<'a>, Rejection> {
-        let mut texts: Vec<Vec<u8>> = Vec::new();
-        let mut field_timestamp: Option<Vec<u8>> = None;
-        let set = match &self.signature_in_body {
-            Some(pointer) => {
-                let text = json.text(pointer).ok_or(Rejection::MissingSignature)?;
-                texts.push(text.into_bytes());
-                self.header_sets.first()
-            }
-            None => {
-                let set = self
-                    .header_set(headers)
-                    .ok_or(Rejection::MissingSignature)?;
-                for name in &set.signatures {
-                    let Some(value) = single_header(headers, name)? else {
-                        continue;
-                    };
-                    let mut split = Vec::new();
-                    if let Some(ts) = self.format.split(value, &mut split)? {
-                        field_timestamp = Some(ts.to_vec());
+        if let Some(pointer) = &self.signature_in_body {
+            let text = json.text(pointer).ok_or(Rejection::MissingSignature)?;
+            return Ok(Found {
+                set: self.header_sets.first(),
+                groups: vec![Group {
+                    texts: vec![text.into_bytes()],
+                    field_timestamp: None,
+                }],
+            });
+        }
+        let set = self
+            .header_set(headers)
+            .ok_or(Rejection::MissingSignature)?;
+        let mut groups: Vec<Group> = Vec::new();
+        for name in &set.signatures {
+            let Some(value) = single_header(headers, name)? else {
+                continue;
+            };
+            for SignatureSet { texts, timestamp } in self.format.split(value)? {
+                let texts = texts.into_iter().map(<[u8]>::to_vec);
+                let timestamp = timestamp.map(<[u8]>::to_vec);
+                match groups.last_mut() {
+                    Some(pooled) if !self.format.has_sets() => {
+                        pooled.texts.extend(texts);
+                        if timestamp.is_some() {
+                            pooled.field_timestamp = timestamp;
+                        }
                     }
-                    texts.extend(split.into_iter().map(<[u8]>::to_vec));
+                    _ => groups.push(Group {
+                        texts: texts.collect(),
+                        field_timestamp: timestamp,
+                    }),
                 }
-                Some(set)
             }
-        };
+        }
+        // Each set costs a MAC over the whole body per key; an unsigned header must not buy
+        // hundreds of them. Senders send two while a secret rotates.
+        if groups.len() > MAX_SIGNATURE_SETS {
+            return Err(Rejection::MalformedSignature);
+        }
+        if groups.is_empty() {
+            groups.push(Group {
+                texts: Vec::new(),
+                field_timestamp: None,
+            });
+        }
         Ok(Found {
-            set,
-            texts,
-            field_timestamp,
+            set: Some(set),
+            groups,
         })
     }
 
@@ -361,21 +459,23 @@ impl Scheme {
         Ok(candidates)
     }
 
-    /// The delivery id, when the template signs one; a scheme that signs it requires it.
-    fn signed_id<'h>(
+    /// The value of a header the template signs (`{id}`, `{nonce}`), read from the header set's
+    /// field for it; a scheme that signs it requires it.
+    fn signed_header<'h>(
         &self,
         set: Option<&HeaderSet>,
         headers: &'h HeaderMap,
+        part: &Part,
+        field: impl Fn(&HeaderSet) -> Option<&HeaderName>,
     ) -> Result<Option<&'h [u8]>, Rejection> {
-        match (
-            self.template.needs(&Part::Id),
-            set.and_then(|s| s.id.as_ref()),
-        ) {
+        let missing = match part {
+            Part::Nonce => Rejection::MissingNonce,
+            _ => Rejection::MissingId,
+        };
+        match (self.template.needs(part), set.and_then(field)) {
             (false, _) => Ok(None),
-            (true, None) => Err(Rejection::MissingId),
-            (true, Some(name)) => Ok(Some(
-                single_header(headers, name)?.ok_or(Rejection::MissingId)?,
-            )),
+            (true, None) => Err(missing),
+            (true, Some(name)) => Ok(Some(single_header(headers, name)?.ok_or(missing)?)),
         }
     }
 }
@@ -391,5 +491,19 @@ mod tests {
         for bad in [&b"0aF"[..], b"zz", b"0a f", b"0x0a"] {
             assert_eq!(Encoding::Hex.decode(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn base64url_decodes_with_or_without_padding_and_only_its_alphabet() {
+        let bytes = vec![0xfb, 0xff, 0xbf];
+        assert_eq!(Encoding::Base64Url.encode(&bytes), "-_-_");
+        assert_eq!(Encoding::Base64Url.decode(b"-_-_"), Some(bytes));
+        assert_eq!(Encoding::Base64Url.decode(b"_w"), Some(vec![0xff]));
+        assert_eq!(Encoding::Base64Url.decode(b"_w=="), Some(vec![0xff]));
+        for bad in [&b"+/+/"[..], b"not base64!"] {
+            assert_eq!(Encoding::Base64Url.decode(bad), None, "{bad:?}");
+        }
+        assert_eq!(Encoding::parse("base64url"), Some(Encoding::Base64Url));
+        assert_eq!(Encoding::Base64Url.as_str(), "base64url");
     }
 }

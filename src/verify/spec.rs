@@ -47,7 +47,7 @@ pub struct SchemeSpec {
 }
 
 /// One set of header names a delivery uses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderSetSpec {
     pub signatures: Vec<String>,
@@ -55,6 +55,12 @@ pub struct HeaderSetSpec {
     pub timestamp: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The header `{nonce}` signs (Plivo's `X-Plivo-Signature-V3-Nonce`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// The header listing the headers `{signed_headers}` signs (Contentful).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_headers: Option<String>,
 }
 
 /// Where the timestamp is, how it is written and how fresh it must be.
@@ -212,6 +218,11 @@ impl SchemeSpec {
             if set.signatures.is_empty() && self.signature_in_body.is_none() {
                 return refuse(at("signatures"), "name at least one signature header");
             }
+            let optional = |field: &str, name: &Option<String>| {
+                name.as_deref()
+                    .map(|n| header_name(at(field), n))
+                    .transpose()
+            };
             let signatures = set
                 .signatures
                 .iter()
@@ -220,16 +231,10 @@ impl SchemeSpec {
                 .collect::<Result<_, _>>()?;
             sets.push(HeaderSet {
                 signatures,
-                timestamp: set
-                    .timestamp
-                    .as_deref()
-                    .map(|n| header_name(at("timestamp"), n))
-                    .transpose()?,
-                id: set
-                    .id
-                    .as_deref()
-                    .map(|n| header_name(at("id"), n))
-                    .transpose()?,
+                timestamp: optional("timestamp", &set.timestamp)?,
+                id: optional("id", &set.id)?,
+                nonce: optional("nonce", &set.nonce)?,
+                signed_headers: optional("signed_headers", &set.signed_headers)?,
             });
         }
         Ok(sets)
@@ -263,17 +268,30 @@ impl SchemeSpec {
     fn check_format(&self) -> Result<(), SpecError> {
         let empty = |list: &[String]| list.is_empty() || list.iter().any(String::is_empty);
         let separator = match &self.format {
-            SignatureFormat::List { separator, .. } | SignatureFormat::Fields { separator, .. } => {
-                Some(*separator)
-            }
+            SignatureFormat::List { separator, .. }
+            | SignatureFormat::Fields { separator, .. }
+            | SignatureFormat::TimestampFirst { separator } => Some(*separator),
             SignatureFormat::Whole { .. } => None,
         };
         // Values are split byte by byte, and `=` joins a field's key to its value.
-        if separator.is_some_and(|c| !c.is_ascii() || c == '=') {
+        let unsplittable = |c: char| !c.is_ascii() || c == '=';
+        if separator.is_some_and(unsplittable) {
             return refuse(
                 "format.separator",
                 "must be one ASCII character other than `=`",
             );
+        }
+        if let SignatureFormat::Fields {
+            set_separator: Some(between),
+            ..
+        } = &self.format
+        {
+            if unsplittable(*between) || Some(*between) == separator {
+                return refuse(
+                    "format.set_separator",
+                    "must be one ASCII character other than `=` and the field separator",
+                );
+            }
         }
         match &self.format {
             SignatureFormat::Whole { prefixes }
@@ -289,11 +307,16 @@ impl SchemeSpec {
                 "format",
                 "a signature in the body is taken whole: style whole",
             ),
-            SignatureFormat::List { prefixes, .. } if empty(prefixes) => refuse(
-                "format.prefixes",
-                "list the version prefixes that mark a signature, none empty",
-            ),
-            SignatureFormat::List { .. } => Ok(()),
+            // A lone "" says every item is a signature; beside other prefixes it would hide them.
+            SignatureFormat::List { prefixes, .. }
+                if empty(prefixes) && prefixes.as_slice() != [String::new()] =>
+            {
+                refuse(
+                    "format.prefixes",
+                    "list the version prefixes that mark a signature, none empty, or only \"\" for bare items",
+                )
+            }
+            SignatureFormat::List { .. } | SignatureFormat::TimestampFirst { .. } => Ok(()),
             SignatureFormat::Fields {
                 signature_keys,
                 timestamp_key,
@@ -345,15 +368,35 @@ impl SchemeSpec {
                     "give it exactly when timestamp.source is header",
                 );
             }
-            if set.id.is_some() != template.needs(&Part::Id) {
-                return refuse(
-                    format!("header_sets[{i}].id"),
-                    "give it exactly when the template uses {id}",
-                );
+            let read = [
+                ("id", set.id.is_some(), Part::Id),
+                ("nonce", set.nonce.is_some(), Part::Nonce),
+                (
+                    "signed_headers",
+                    set.signed_headers.is_some(),
+                    Part::SignedHeaders,
+                ),
+            ];
+            for (field, given, part) in read {
+                if given != template.needs(&part) {
+                    return refuse(
+                        format!("header_sets[{i}].{field}"),
+                        format!("give it exactly when the template uses {{{field}}}"),
+                    );
+                }
             }
         }
-        if template.needs(&Part::Id) && self.header_sets.is_empty() {
-            return refuse("template", "{id} needs a header set with an id header");
+        for (field, part) in [
+            ("id", Part::Id),
+            ("nonce", Part::Nonce),
+            ("signed_headers", Part::SignedHeaders),
+        ] {
+            if template.needs(&part) && self.header_sets.is_empty() {
+                return refuse(
+                    "template",
+                    format!("{{{field}}} needs a header set with a {field} header"),
+                );
+            }
         }
         Ok(())
     }
@@ -361,10 +404,7 @@ impl SchemeSpec {
     /// The timestamp rule, refused where the timestamp it checks would not be signed: a freshness
     /// window on an unsigned value stops no replay.
     fn timestamp_rule(&self, template: &Template) -> Result<Option<TimestampRule>, SpecError> {
-        let field_key = match &self.format {
-            SignatureFormat::Fields { timestamp_key, .. } => timestamp_key.is_some(),
-            _ => false,
-        };
+        let field_key = self.format.carries_timestamp();
         let Some(spec) = &self.timestamp else {
             if template.needs(&Part::Timestamp) {
                 return refuse(
@@ -374,16 +414,18 @@ impl SchemeSpec {
             }
             if field_key {
                 return refuse(
-                    "format.timestamp_key",
-                    "give timestamp.source: signature_field to use it",
+                    "format",
+                    "this format carries a timestamp: give timestamp.source: signature_field",
                 );
             }
             return Ok(None);
         };
         let signed = match &spec.source {
-            TimestampSource::Header | TimestampSource::SignatureField => {
-                template.needs(&Part::Timestamp)
+            TimestampSource::Header => {
+                // `{signed_headers}` always signs the timestamp header.
+                template.needs(&Part::Timestamp) || template.needs(&Part::SignedHeaders)
             }
+            TimestampSource::SignatureField => template.needs(&Part::Timestamp),
             TimestampSource::Json(pointer) => {
                 template.needs(&Part::Body) || template.needs(&Part::Json(pointer.clone()))
             }
@@ -397,7 +439,7 @@ impl SchemeSpec {
         if (spec.source == TimestampSource::SignatureField) != field_key {
             return refuse(
                 "timestamp.source",
-                "signature_field goes with format style fields and its timestamp_key",
+                "signature_field goes with style fields and its timestamp_key, or style timestamp_first",
             );
         }
         Ok(Some(TimestampRule {

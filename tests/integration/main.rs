@@ -23,6 +23,7 @@ mod queue;
 mod redteam;
 mod replay;
 mod schemes;
+mod signed_content;
 mod slow;
 mod startup;
 mod support;

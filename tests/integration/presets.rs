@@ -167,8 +167,9 @@ async fn every_preset_accepts_a_genuine_delivery_and_refuses_a_tampered_one() {
                     None,
                 )
             }
-            "twilio" => {
-                // Twilio signs form fields; a JSON body without bodySHA256 is refused (below).
+            "twilio" | "plivo" => {
+                // Twilio and Plivo sign form fields; a JSON body without Twilio's bodySHA256 is
+                // refused (below), and Plivo refuses any body that is not form fields.
                 let form = "Body=ping&From=%2B15551234567";
                 let mut headers = sign_with(
                     name,

@@ -21,6 +21,8 @@ fn now() -> SystemTime {
 fn secret_for(key_format: KeyFormat) -> String {
     match key_format {
         KeyFormat::Whsec => "whsec_cHJvcGVydHktdGVzdC1rZXk=".to_string(),
+        // The same key, written as the base64 that Airtable and Microsoft Teams hand out.
+        KeyFormat::Base64Der => "cHJvcGVydHktdGVzdC1rZXk=".to_string(),
         _ => "property-test-key".to_string(),
     }
 }
@@ -119,11 +121,14 @@ proptest! {
         let name = names[which % names.len()];
         let preset = presets::find(name).expect("preset");
         let (verifier, secret) = verifier(name);
-        let content_type = (name == "twilio").then_some("application/x-www-form-urlencoded");
-        // Twilio signs form fields; Linear puts its timestamp inside the signed JSON.
+        let form = matches!(name, "twilio" | "plivo");
+        let content_type = form.then_some("application/x-www-form-urlencoded");
+        // Twilio and Plivo sign form fields; Linear and Pusher put their timestamps inside the
+        // signed JSON.
         let body = match name {
-            "twilio" => format!("Body={}", hex::encode(&body)).into_bytes(),
+            "twilio" | "plivo" => format!("Body={}", hex::encode(&body)).into_bytes(),
             "linear" => format!(r#"{{"webhookTimestamp":1767225600000,"data":"{}"}}"#, hex::encode(&body)).into_bytes(),
+            "pusher" => format!(r#"{{"time_ms":1767225600000,"data":"{}"}}"#, hex::encode(&body)).into_bytes(),
             _ => body,
         };
         let outgoing = Outgoing { method: Method::POST, body: &body, url: Some("https://hooks.example.com/x"), content_type, now: now() };

@@ -20,6 +20,7 @@ const REASONS = {
   stale_timestamp: "timestamp too old (outside the tolerance)",
   future_timestamp: "timestamp in the future (outside the tolerance)",
   missing_id: "no delivery id where the scheme signs one",
+  missing_nonce: "no nonce header where the scheme signs one",
   no_active_secret: "no secret is active for this route",
   unsigned_body: "body not covered by the signature",
   content_length_with_transfer_encoding: "both Content-Length and Transfer-Encoding (possible smuggling)",

@@ -38,8 +38,17 @@ fn header_text(headers: &HeaderMap, name: &http::HeaderName) -> Option<String> {
     headers.get(name)?.to_str().ok().map(str::to_string)
 }
 
-/// The `timestamp_key` field of a Stripe-style signature header.
+/// The `timestamp_key` field of a Stripe-style signature header, or the first item of a
+/// timestamp-first list (Recurly).
 fn field(scheme: &Scheme, headers: &HeaderMap) -> Option<(String, String)> {
+    if let SignatureFormat::TimestampFirst { separator } = &scheme.format {
+        let set = scheme.header_set(headers)?;
+        return set.signatures.iter().find_map(|name| {
+            let value = header_text(headers, name)?;
+            let first = value.split(*separator).next()?.trim().to_string();
+            Some((format!("header {name} first item"), first))
+        });
+    }
     let SignatureFormat::Fields {
         separator,
         timestamp_key: Some(key),

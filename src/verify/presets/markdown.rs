@@ -165,8 +165,12 @@ fn describe(spec: &SchemeSpec) -> (String, String, String) {
         Some(Prehash::Sha256) => " (its SHA-256 signed)",
         None => "",
     };
-    // A `|` in a template (Telnyx's `{timestamp}|{body}`) would end the table cell.
-    let content = format!("`{}`{digest}{key}", spec.template.replace('|', "\\|"));
+    // A `|` (Telnyx's `{timestamp}|{body}`) or a line break inside a table cell would end the
+    // cell or the row: written as `\|` and `\n`.
+    let content = format!(
+        "`{}`{digest}{key}",
+        spec.template.replace('|', "\\|").replace('\n', "\\n")
+    );
     (signature, content, describe_timestamp(spec))
 }
 
@@ -203,17 +207,31 @@ fn describe_shape(format: &SignatureFormat) -> String {
             prefixes,
         } => {
             let separator = if *separator == ' ' { "space" } else { "comma" };
-            format!(" `{}…` list ({separator})", first(prefixes))
+            match first(prefixes).as_str() {
+                "" => format!(" list ({separator})"),
+                prefix => format!(" `{prefix}…` list ({separator})"),
+            }
         }
         SignatureFormat::Fields {
             separator,
             signature_keys,
             timestamp_key,
-        } => format!(
-            " `{}=…{separator}{}=…`",
-            timestamp_key.as_deref().unwrap_or("t"),
-            signature_keys.first().map_or("v1", String::as_str)
-        ),
+            set_separator,
+        } => {
+            let fields = format!(
+                " `{}=…{separator}{}=…`",
+                timestamp_key.as_deref().unwrap_or("t"),
+                signature_keys.first().map_or("v1", String::as_str)
+            );
+            match set_separator {
+                Some(' ') => format!("{fields} sets (space)"),
+                Some(between) => format!("{fields} sets (`{between}`)"),
+                None => fields,
+            }
+        }
+        SignatureFormat::TimestampFirst { separator } => {
+            format!(" `<timestamp>{separator}<signature>{separator}…`")
+        }
     }
 }
 

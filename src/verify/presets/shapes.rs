@@ -61,6 +61,7 @@ pub(crate) fn headers(
         signatures: signatures.iter().map(|n| n.to_string()).collect(),
         timestamp: timestamp.map(str::to_string),
         id: id.map(str::to_string),
+        ..Default::default()
     }
 }
 
@@ -95,6 +96,7 @@ pub(crate) fn stripe_like(
         separator,
         signature_keys: strings(signatures),
         timestamp_key: Some(timestamp.to_string()),
+        set_separator: None,
     }
 }
 

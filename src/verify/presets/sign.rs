@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue, Method};
 
 use super::{HeaderSetSpec, Preset, SchemeSpec, Spec};
 use crate::body::RawBody;
-use crate::verify::scheme::{SignatureFormat, TimeUnit, TimestampSource};
+use crate::verify::scheme::{SignatureFormat, SignedValues, TimeUnit, TimestampSource};
 use crate::verify::{RequestView, Secret, SignatureVerifier};
 
 /// What a sender's request looks like, for [`Preset::sign`].
@@ -46,9 +46,25 @@ impl Preset {
             .id
             .as_ref()
             .map(|_| format!("msg_hookguard_{}", since_epoch.as_nanos()));
-        let signature = sign_request(&verifier, outgoing, timestamp.as_deref(), id.as_deref())?;
+        let nonce = headers
+            .nonce
+            .as_ref()
+            .map(|_| since_epoch.as_nanos().to_string());
+        let mut extra = signed_header_list(&headers, timestamp.as_deref());
+        let values = SignedValues {
+            timestamp: timestamp.clone().map(String::into_bytes),
+            id: id.as_deref().map(str::as_bytes),
+            nonce: nonce.as_deref().map(str::as_bytes),
+        };
+        let signature = sign_request(&verifier, outgoing, &values, &extra)?;
         let value = signature_value(&spec.format, &signature, timestamp.as_deref());
-        self.attached_headers(spec, headers, value, timestamp, id)
+        let nonce_header = headers.nonce.clone().zip(nonce);
+        let mut out = self.attached_headers(spec, headers, value, timestamp, id)?;
+        out.extend(nonce_header);
+        // The timestamp header is already attached; the list of signed headers is not.
+        extra.retain(|(name, _)| !out.iter().any(|(attached, _)| attached == name));
+        out.extend(extra);
+        Ok(out)
     }
 
     /// The scheme of a preset hookguard can sign for: an HMAC over a secret both sides hold.
@@ -120,12 +136,30 @@ fn sender_timestamp(spec: &SchemeSpec, now: SystemTime, since_epoch: Duration) -
     })
 }
 
+/// Contentful-style headers a sender lists as signed: the list itself and the timestamp header,
+/// as (name, value) pairs, the list's value sorted as the sender writes it.
+fn signed_header_list(headers: &HeaderSetSpec, timestamp: Option<&str>) -> Vec<(String, String)> {
+    let Some(list) = &headers.signed_headers else {
+        return Vec::new();
+    };
+    let mut names = vec![list.to_ascii_lowercase()];
+    let mut pairs = Vec::new();
+    if let (Some(name), Some(text)) = (&headers.timestamp, timestamp) {
+        names.push(name.to_ascii_lowercase());
+        pairs.push((name.clone(), text.to_string()));
+    }
+    names.sort();
+    pairs.push((list.clone(), names.join(",")));
+    pairs
+}
+
 /// The encoded signature of the outgoing request, computed by the same code that verifies it.
+/// `extra` are headers the signed content reads from the request (Contentful's signed headers).
 fn sign_request(
     verifier: &SignatureVerifier,
     outgoing: &Outgoing<'_>,
-    timestamp: Option<&str>,
-    id: Option<&str>,
+    values: &SignedValues<'_>,
+    extra: &[(String, String)],
 ) -> Result<String, String> {
     let mut request_headers = HeaderMap::new();
     if let Some(value) = outgoing
@@ -134,23 +168,36 @@ fn sign_request(
     {
         request_headers.insert(http::header::CONTENT_TYPE, value);
     }
+    for (name, value) in extra {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+        let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
+        request_headers.insert(name, value);
+    }
+    // The URL the provider was given, split as a request to it arrives: path, then query.
+    let (public_url, query) = match outgoing.url.map(|url| url.split_once('?')) {
+        Some(Some((url, query))) => (Some(url), Some(query)),
+        _ => (outgoing.url, None),
+    };
     let view = RequestView {
         method: &outgoing.method,
         headers: &request_headers,
-        query: None,
+        query,
         body: &RawBody::from(outgoing.body),
-        public_url: outgoing.url,
+        public_url,
         now: outgoing.now,
     };
     verifier
-        .sign(&view, timestamp.map(str::as_bytes), id.map(str::as_bytes))
+        .sign(&view, values)
         .map_err(|why| format!("cannot sign: {why}"))
 }
 
-/// The signature header's value: the signature with the format's first prefix, or Stripe-style
-/// `t=<timestamp>,v1=<signature>` fields.
+/// The signature header's value: the signature with the format's first prefix, Stripe-style
+/// `t=<timestamp>,v1=<signature>` fields (one set), or Recurly's `<timestamp>,<signature>`.
 fn signature_value(format: &SignatureFormat, signature: &str, timestamp: Option<&str>) -> String {
     match format {
+        SignatureFormat::TimestampFirst { separator } => {
+            format!("{}{separator}{signature}", timestamp.unwrap_or(""))
+        }
         SignatureFormat::Whole { prefixes } | SignatureFormat::List { prefixes, .. } => {
             format!("{}{signature}", prefixes.first().map_or("", String::as_str))
         }
@@ -158,6 +205,7 @@ fn signature_value(format: &SignatureFormat, signature: &str, timestamp: Option<
             separator,
             signature_keys,
             timestamp_key,
+            ..
         } => format!(
             "{}={}{separator}{}={signature}",
             timestamp_key.as_deref().unwrap_or("t"),

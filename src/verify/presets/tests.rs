@@ -164,9 +164,11 @@ fn sign_reproduces_what_verify_accepts_for_every_hmac_preset() {
             }
             _ => "sign-test-key".to_string(),
         };
+        // Twilio and Plivo sign form fields; Plivo refuses any other body as unsigned.
+        let form = preset.name == "twilio" || spec.template.contains("{url_plivo}");
         let body = if spec.signature_in_body.is_some() {
             br#"{"signature":{"timestamp":"1767225600","token":"tok","signature":""}}"#.to_vec()
-        } else if preset.name == "twilio" {
+        } else if form {
             b"Body=hi&From=%2B1555".to_vec()
         } else if preset.name == "linear" {
             br#"{"webhookTimestamp":1767225600000}"#.to_vec()
@@ -176,7 +178,7 @@ fn sign_reproduces_what_verify_accepts_for_every_hmac_preset() {
             br#"{"event":"x"}"#.to_vec()
         };
         let url = Some("https://hooks.example.com/x");
-        let content_type = (preset.name == "twilio").then_some("application/x-www-form-urlencoded");
+        let content_type = form.then_some("application/x-www-form-urlencoded");
         let outgoing = Outgoing {
             method: Method::POST,
             body: &body,
@@ -268,4 +270,53 @@ fn matching_keys_names_only_the_active_secret_that_signed() {
         now,
     };
     assert_eq!(verifier.matching_keys(&view), Ok(vec![1]));
+}
+
+#[test]
+fn each_signature_set_is_checked_with_its_own_timestamp() {
+    let preset = find("persona").expect("persona");
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let key = Secret::new("persona-key");
+    let body = br#"{"data":{}}"#;
+    let set_at = |when| {
+        let outgoing = Outgoing {
+            method: Method::POST,
+            body,
+            url: None,
+            content_type: None,
+            now: when,
+        };
+        let signed = preset.sign(&key, &outgoing).expect("sign");
+        signed[0].1.clone()
+    };
+    let fresh = set_at(now);
+    let stale = set_at(now - Duration::from_secs(3600));
+    let forged_fresh = fresh.replace("v1=", "v1=00");
+    let forged_fresh = &forged_fresh[..forged_fresh.len() - 2];
+    let verdict = |value: String| {
+        let mut headers = HeaderMap::new();
+        headers.insert("persona-signature", value.parse().expect("value"));
+        let view = RequestView {
+            method: &Method::POST,
+            headers: &headers,
+            query: None,
+            body: &crate::body::RawBody::from(&body[..]),
+            public_url: None,
+            now,
+        };
+        verifier(preset, "persona-key").verify(&view)
+    };
+    assert_eq!(verdict(format!("{stale} {fresh}")), Ok(()));
+    assert_eq!(verdict(format!("{fresh} {stale}")), Ok(()));
+    // A stale set's good signature does not lend itself to a fresh set's timestamp.
+    assert_eq!(
+        verdict(format!("{stale} {forged_fresh}")),
+        Err(Rejection::SignatureMismatch)
+    );
+    assert_eq!(verdict(stale.clone()), Err(Rejection::StaleTimestamp));
+    // Every set costs a MAC over the body, so a header may not carry many.
+    let many = vec![fresh.clone(); crate::verify::scheme::MAX_SIGNATURE_SETS + 1].join(" ");
+    assert_eq!(verdict(many), Err(Rejection::MalformedSignature));
+    let most = vec![fresh; crate::verify::scheme::MAX_SIGNATURE_SETS].join(" ");
+    assert_eq!(verdict(most), Ok(()));
 }

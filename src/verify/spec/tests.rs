@@ -250,6 +250,36 @@ fn doubtful_descriptions_are_refused_naming_the_key() {
             &["secrets[0]", "PEM RSA public key"],
         ),
         ("template:", "prehash: md5, template:", &["md5"]),
+        (
+            "'{timestamp}.{body}'",
+            "'{timestamp}.{body}.{nonce}'",
+            &["header_sets[0].nonce", "{nonce}"],
+        ),
+        (
+            ", timestamp: X-T}",
+            ", timestamp: X-T, nonce: X-N}",
+            &["header_sets[0].nonce"],
+        ),
+        (
+            "'{timestamp}.{body}'",
+            "'{method}{signed_headers}{body}'",
+            &["header_sets[0].signed_headers"],
+        ),
+        (
+            "template:",
+            "format: {style: list, separator: ',', prefixes: ['', 'v1=']}, template:",
+            &["format.prefixes"],
+        ),
+        (
+            "template:",
+            "format: {style: fields, separator: ',', signature_keys: [v1], timestamp_key: t, set_separator: ','}, template:",
+            &["format.set_separator"],
+        ),
+        (
+            "template:",
+            "format: {style: timestamp_first, separator: ','}, template:",
+            &["timestamp.source", "timestamp_first"],
+        ),
     ];
     for (from, to, needles) in cases {
         assert!(GOOD.contains(from), "{from}");
@@ -289,4 +319,16 @@ fn jwt_routes_refuse_keys_of_another_kind_and_a_second_scheme() {
     assert!(refusal(route(&both)).contains("exactly one"));
     let unknown = hmac.replace("hs256", "none");
     assert!(refusal(route(&format!("{{jwt: {unknown}}}"))).contains("none"));
+}
+
+#[test]
+fn the_new_pieces_load_from_yaml() {
+    for verify in [
+        "{scheme: {algorithm: hmac-sha256, encoding: base64url, key_format: raw, header_sets: [{signatures: [X-S]}], template: '{body}'}}",
+        "{scheme: {algorithm: hmac-sha256, encoding: hex, key_format: raw, header_sets: [{signatures: [X-S]}], format: {style: timestamp_first, separator: ','}, template: '{timestamp}.{body}', timestamp: {source: signature_field, unit: ms, tolerance: 300}}}",
+        "{scheme: {algorithm: hmac-sha256, encoding: hex, key_format: raw, header_sets: [{signatures: [X-S]}], format: {style: fields, separator: ',', signature_keys: [v1], timestamp_key: t, set_separator: ' '}, template: '{timestamp}.{body}', timestamp: {source: signature_field, unit: s, tolerance: 300}}}",
+        "{scheme: {algorithm: hmac-sha256, encoding: base64, key_format: raw, header_sets: [{signatures: [X-S], nonce: X-N}], format: {style: list, separator: ',', prefixes: ['']}, template: '{body}.{nonce}'}}",
+    ] {
+        route(verify).unwrap_or_else(|e| panic!("{verify}: {e}"));
+    }
 }
