@@ -8,6 +8,7 @@ mod cli;
 mod connections;
 mod deploy;
 mod explain;
+mod hmac_more;
 mod hygiene;
 mod inspector;
 mod limits;
