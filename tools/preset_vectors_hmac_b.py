@@ -114,3 +114,4 @@ body_hmac("frontapp-rules", "X-Front-Signature", algorithm=hashlib.sha1, encodin
 body_hmac("commercelayer", "X-CommerceLayer-Signature", encoding="base64", source="Commerce Layer docs: base64 HMAC-SHA256, Python hmac")
 body_hmac("picqer", "X-Picqer-Signature", encoding="base64", source="picqer-php PicqerWebhook scheme: base64 HMAC-SHA256, Python hmac")
 body_hmac("nuvemshop", "X-Linkedstore-Hmac-Sha256", source="Tiendanube api-docs: hex HMAC-SHA256, Python hmac")
+body_hmac("clearbit", "X-Request-Signature", algorithm=hashlib.sha1, prefix="sha1=", source="clearbit-ruby Webhook.valid? scheme: sha1= + hex HMAC-SHA1, Python hmac")

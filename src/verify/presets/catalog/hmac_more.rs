@@ -305,5 +305,21 @@ pub(in crate::verify::presets) fn rows() -> Vec<Preset> {
             Field::Json("/event"),
             None,
         ),
+        // clearbit/clearbit-ruby lib/clearbit/webhook.rb: X-Request-Signature: sha1=<hex HMAC-SHA1
+        // of the body> with the API key.
+        with_event(
+            preset(
+                "clearbit",
+                "Clearbit: X-Request-Signature: sha1=<hex HMAC-SHA1 of the body>",
+                SchemeSpec {
+                    algorithm: HmacSha1,
+                    header_sets: sig("X-Request-Signature"),
+                    format: whole(&["sha1="]),
+                    ..body_hmac()
+                },
+            ),
+            Field::Json("/type"),
+            Some(Field::Json("/id")),
+        ),
     ]
 }
