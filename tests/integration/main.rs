@@ -11,6 +11,7 @@ mod dockerfile;
 mod explain;
 mod handshakes;
 mod hmac_a;
+mod hmac_more;
 mod hygiene;
 mod inspector;
 mod keyed;

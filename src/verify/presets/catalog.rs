@@ -5,6 +5,7 @@ mod aws;
 mod first_wave;
 mod handshakes;
 mod hmac;
+mod hmac_more;
 mod keyed;
 mod signed_content;
 
@@ -15,6 +16,7 @@ pub(super) fn table() -> Vec<Preset> {
     let mut rows: Vec<Preset> = [
         first_wave::rows(),
         hmac::rows(),
+        hmac_more::rows(),
         signed_content::rows(),
         keyed::rows(),
         aws::rows(),
