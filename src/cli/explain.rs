@@ -169,6 +169,7 @@ fn signature_line(
                 TokenSource::Header(name) => format!("token: header {name}, {state}"),
             };
         }
+        Verifier::Sns(_) => return format!("signature: body field Signature (SNS), {state}"),
     };
     let scheme = verifier.scheme();
     if let Some(pointer) = &scheme.signature_in_body {
@@ -265,6 +266,14 @@ fn reason(why: Rejection) -> String {
         Rejection::MissingId => "the signed delivery id header is missing",
         Rejection::NoActiveSecret => "every secret is past its not_after",
         Rejection::UnsignedBody => "the signature does not cover this body (no bodySHA256)",
+        Rejection::MalformedMessage => "not an SNS message: not JSON, a field missing or twice, or an unknown Type",
+        Rejection::UnknownSignatureVersion => "SignatureVersion is neither 1 nor 2",
+        Rejection::CertUrlNotAllowed => "SigningCertURL is not on the route's cert_url_pattern",
+        Rejection::TopicNotAllowed => "TopicArn is not in the route's topic_arns",
+        Rejection::SubscribeUrlNotAllowed => "SubscribeURL is not https on a certificate host",
+        Rejection::CertificateNotCached => {
+            "explain fetches no certificate; the running proxy would fetch SigningCertURL and check the signature"
+        }
     };
     format!("{why}: {text}")
 }

@@ -7,6 +7,7 @@
 //! - [`keys`]: keys prepared once at load (keyed HMAC states, parsed public keys, `not_after`).
 //! - [`token`]: shared tokens in the query or a header.
 //! - [`handshake`]: setup challenges hookguard answers itself.
+//! - [`sns`]: Amazon SNS messages, checked against a certificate handed in (fetched elsewhere).
 //! - [`spec`]: the one written description of a scheme, for presets and `verify: {scheme: ...}`;
 //!   within it `yaml`, a preset written out as a `verify:` block.
 //! - [`presets`]: the providers, as table rows over the above; within it `sign` (what a sender
@@ -16,6 +17,7 @@ pub mod handshake;
 pub mod keys;
 pub mod presets;
 pub mod scheme;
+pub mod sns;
 pub mod spec;
 pub mod token;
 #[cfg(test)]
@@ -30,6 +32,7 @@ use subtle::Choice;
 
 pub use self::keys::{Key, KeyError, KeyFormat};
 pub use self::scheme::{Algorithm, Encoding, RequestView, Scheme, SignatureFormat, TimeUnit};
+pub use self::sns::SnsVerifier;
 pub use self::token::{TokenSource, TokenVerifier};
 
 /// Why a request was refused. It is written to the log, never sent to the client.
@@ -48,6 +51,19 @@ pub enum Rejection {
     NoActiveSecret,
     /// The scheme's signature would not cover this body (Twilio JSON without `bodySHA256`).
     UnsignedBody,
+    /// An SNS body that is not an SNS message: not JSON, a field missing or given twice, an
+    /// unknown `Type`.
+    MalformedMessage,
+    /// An SNS `SignatureVersion` other than 1 or 2.
+    UnknownSignatureVersion,
+    /// An SNS `SigningCertURL` off the route's `cert_url_pattern`, refused before any fetch.
+    CertUrlNotAllowed,
+    /// An SNS `TopicArn` not in the route's `topic_arns`.
+    TopicNotAllowed,
+    /// An SNS `SubscribeURL` off the certificate hosts, on a route that confirms subscriptions.
+    SubscribeUrlNotAllowed,
+    /// The SNS signing certificate has not been fetched (only where nothing fetches: `explain`).
+    CertificateNotCached,
 }
 
 impl Rejection {
@@ -64,6 +80,12 @@ impl Rejection {
             Rejection::MissingId => "missing_id",
             Rejection::NoActiveSecret => "no_active_secret",
             Rejection::UnsignedBody => "unsigned_body",
+            Rejection::MalformedMessage => "malformed_message",
+            Rejection::UnknownSignatureVersion => "unknown_signature_version",
+            Rejection::CertUrlNotAllowed => "cert_url_not_allowed",
+            Rejection::TopicNotAllowed => "topic_not_allowed",
+            Rejection::SubscribeUrlNotAllowed => "subscribe_url_not_allowed",
+            Rejection::CertificateNotCached => "certificate_not_cached",
         }
     }
 }
@@ -217,6 +239,8 @@ impl SignatureVerifier {
 pub enum Verifier {
     Signature(SignatureVerifier),
     Token(TokenVerifier),
+    /// Amazon SNS: the certificate is fetched by the proxy before [`SnsVerifier::verify`].
+    Sns(SnsVerifier),
 }
 
 impl Verifier {
@@ -226,6 +250,7 @@ impl Verifier {
         match self {
             Verifier::Signature(v) => v.matching_keys(request),
             Verifier::Token(v) => v.matching_tokens(request.headers, request.query, request.now),
+            Verifier::Sns(v) => v.verify(request).map(|()| Vec::new()),
         }
     }
 
@@ -234,6 +259,8 @@ impl Verifier {
         match self {
             Verifier::Signature(v) => v.scheme.precheck(headers),
             Verifier::Token(v) => v.precheck(headers, query),
+            // Everything SNS signs is in the body.
+            Verifier::Sns(_) => Ok(()),
         }
     }
 
@@ -241,6 +268,7 @@ impl Verifier {
         match self {
             Verifier::Signature(v) => v.verify(request),
             Verifier::Token(v) => v.verify(request.headers, request.query, request.now),
+            Verifier::Sns(v) => v.verify(request),
         }
     }
 
@@ -265,6 +293,7 @@ impl Verifier {
         match self {
             Verifier::Signature(v) => v.scheme.template.needs_url(),
             Verifier::Token(_) => true,
+            Verifier::Sns(_) => false,
         }
     }
 
@@ -275,7 +304,7 @@ impl Verifier {
             Verifier::Token(v) if matches!(v.source(), TokenSource::Query(_)) => {
                 Some(v.strip(query).map(Cow::into_owned))
             }
-            Verifier::Signature(_) | Verifier::Token(_) => None,
+            Verifier::Signature(_) | Verifier::Token(_) | Verifier::Sns(_) => None,
         }
     }
 }

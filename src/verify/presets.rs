@@ -29,6 +29,9 @@ pub use self::sign::Outgoing;
 pub enum Spec {
     Signature(SchemeSpec),
     HeaderToken(&'static str),
+    /// Amazon SNS: an RSA signature in the body over SNS's canonical string, with the certificate
+    /// named by the message's `SigningCertURL` (see [`super::sns`]).
+    AwsSns,
 }
 
 #[derive(Debug)]
@@ -62,7 +65,7 @@ impl Spec {
     pub fn token_source(&self) -> Result<Option<TokenSource>, String> {
         match self {
             Spec::HeaderToken(name) => Ok(Some(TokenSource::Header(header_name(name)?))),
-            Spec::Signature(_) => Ok(None),
+            Spec::Signature(_) | Spec::AwsSns => Ok(None),
         }
     }
 }

@@ -29,6 +29,11 @@ pub fn markdown_table() -> String {
                 String::new(),
             ),
             Spec::Signature(spec) => describe(spec),
+            Spec::AwsSns => (
+                "body `Signature`: base64 RSA PKCS#1 v1.5, SHA-1 (`SignatureVersion` 1) or SHA-256 (2); certificate from `SigningCertURL` on `cert_url_pattern`".to_string(),
+                "SNS's `Key\\nValue\\n` list of the signed fields".to_string(),
+                "none".to_string(),
+            ),
         };
         let fields = format!(
             "{}; {}",
@@ -49,6 +54,9 @@ pub fn markdown_table() -> String {
 fn describe_field(field: Option<Field>, spec: &Spec) -> String {
     let signed = |field: Field| match (field, spec) {
         (_, Spec::HeaderToken(_)) => false,
+        // The preset reads only `Type` and `MessageId`, both in SNS's signed list.
+        (Field::Json(_), Spec::AwsSns) => true,
+        (Field::Header(_), Spec::AwsSns) => false,
         // Twilio's form fields are signed, and a JSON body is covered by `bodySHA256`.
         (Field::Json(_), Spec::Signature(spec)) => {
             spec.template.contains("{body}") || spec.body_sha256_param.is_some()

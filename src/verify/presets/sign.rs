@@ -53,11 +53,20 @@ impl Preset {
 
     /// The scheme of a preset hookguard can sign for: an HMAC over a secret both sides hold.
     fn hmac_spec(&self) -> Result<&SchemeSpec, String> {
-        let Spec::Signature(spec) = &self.spec else {
-            return Err(format!(
-                "{} sends the secret itself in a header; there is nothing to sign",
-                self.name
-            ));
+        let spec = match &self.spec {
+            Spec::Signature(spec) => spec,
+            Spec::HeaderToken(_) => {
+                return Err(format!(
+                    "{} sends the secret itself in a header; there is nothing to sign",
+                    self.name
+                ))
+            }
+            Spec::AwsSns => {
+                return Err(format!(
+                    "{} signs with AWS's private key; hookguard only fetches the certificate",
+                    self.name
+                ))
+            }
         };
         if !spec.algorithm.is_hmac() {
             return Err(format!(

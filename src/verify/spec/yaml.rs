@@ -30,6 +30,12 @@ struct HeaderToken<'a> {
 /// The explicit `verify:` block that verifies as `preset` does, to paste in place of `provider:`.
 /// What a preset adds beyond verification (methods, event fields, handshake) follows as comments.
 pub fn verify_yaml(preset: &Preset) -> Result<String, serde_yaml::Error> {
+    if let Spec::AwsSns = preset.spec {
+        return Ok(format!(
+            "# {} has no explicit `verify:` form: each message names its own certificate, so the\n# route says `provider: {}` (with cert_url_pattern, topic_arns, confirm_subscription)\n",
+            preset.name, preset.name
+        ));
+    }
     let verify = match &preset.spec {
         Spec::Signature(spec) => VerifyKeys {
             scheme: Some(spec),
@@ -38,6 +44,10 @@ pub fn verify_yaml(preset: &Preset) -> Result<String, serde_yaml::Error> {
         Spec::HeaderToken(header) => VerifyKeys {
             scheme: None,
             header_token: Some(HeaderToken { header }),
+        },
+        Spec::AwsSns => VerifyKeys {
+            scheme: None,
+            header_token: None,
         },
     };
     let mut text = serde_yaml::to_string(&VerifyBlock { verify })?;
