@@ -20,6 +20,7 @@ mod redteam;
 mod replay;
 mod schemes;
 mod slow;
+mod sns;
 mod startup;
 mod support;
 mod upstream;
