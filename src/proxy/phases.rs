@@ -171,7 +171,14 @@ impl Proxy {
         let Some(ttl) = route.dedup_ttl else {
             return Ok(None);
         };
-        let key = dedup_key(route, parts, query, body);
+        let key = match (&route.verifier, &exchange.delivery) {
+            // SNS signs some of its body's fields, not its bytes: a replay with an unsigned field
+            // changed would get a new digest, so the signed MessageId is the key.
+            (Verifier::Sns(_), Some(message_id)) => {
+                format!("hookguard:{}:id:{message_id}", route.name)
+            }
+            _ => dedup_key(route, parts, query, body),
+        };
         // Long enough for the app to answer; short enough that a crashed replica's claim does not
         // block the sender's retries for long.
         let in_flight = exchange.live.config.limits.upstream_timeout + Duration::from_secs(10);

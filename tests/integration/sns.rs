@@ -450,3 +450,27 @@ async fn sns_keys_are_refused_where_they_mean_nothing() {
         assert!(stderr.contains(needle), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn dedup_keys_sns_on_the_signed_message_id_not_the_unsigned_fields() {
+    let app = App::start().await;
+    let host = CertHost::start().await;
+    let proxy = proxy(&app, &host, &[("/sns", json!({"dedup": {"ttl": "1h"}}))]);
+    let message = signed_message("Notification", "2", &host.url(CERT_PATH), json!({}));
+    assert_eq!(post(&proxy, "/sns", &message).await.status, APP_STATUS);
+    // The same signed message with an unsigned field changed is still the same delivery.
+    let mut replayed = message.clone();
+    replayed["UnsubscribeURL"] =
+        json!("https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&r=1");
+    let response = post(&proxy, "/sns", &replayed).await;
+    assert_eq!(response.status, 200);
+    assert!(
+        response.body_text().contains("duplicate"),
+        "{}",
+        response.body_text()
+    );
+    let mut seen = Vec::new();
+    app.collect(&mut seen, 1, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.take().is_empty(), "the replay did not reach the app");
+}
