@@ -3,9 +3,12 @@
 SNS signs `Key\nValue\n` for a fixed list of fields per message type with the private key of a
 certificate it names in `SigningCertURL` (AWS, "Verifying the signatures of Amazon SNS messages";
 the fields and their order also in aws-sdk-ruby's Aws::SNS::MessageVerifier and
-aws-js-sns-message-validator). AWS ships verifiers only, and they fetch the certificate from AWS,
-so the signatures here are computed from the documented scheme with Python `cryptography`
-(PKCS#1 v1.5; SHA-1 for SignatureVersion 1, SHA-256 for 2) and checked with its own verify.
+aws-js-sns-message-validator). AWS ships verifiers only, so the signatures here are computed from
+the documented scheme with Python `cryptography` (PKCS#1 v1.5; SHA-1 for SignatureVersion 1, SHA-256
+for 2), and AWS's own verifier, the npm `sns-validator` (aws/aws-js-sns-message-validator, installed
+under /work/npm-sdks), must accept each message before it is written. That verifier fetches the
+certificate over HTTPS from AWS; here `https.get` is stubbed to serve the test certificate instead,
+which leaves its host check, canonical string and RSA check as they are.
 
 The key and its self-signed certificate live in tests/data (made once, here, when absent), so the
 vectors do not change between runs. Each vector's `secret` is the certificate PEM: the unit tests
@@ -16,6 +19,7 @@ import base64
 import datetime
 import json
 import os
+import subprocess
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -54,6 +58,27 @@ SIGNED = {
 }
 
 
+SDKS = os.environ.get("NPM_SDKS", "/work/npm-sdks")
+AWS_VALIDATOR = r"""
+const https = require('https'), { EventEmitter } = require('events');
+const [message, pem] = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+https.get = (url, onResponse) => {
+    const response = new EventEmitter(); response.statusCode = 200;
+    setImmediate(() => { onResponse(response); response.emit('data', Buffer.from(pem)); response.emit('end'); });
+    return new EventEmitter();
+};
+const Validator = require(process.argv[1] + '/node_modules/sns-validator');
+new Validator().validate(JSON.parse(message), (error) => { if (error) { console.error(error.message); process.exit(1); } console.log('ok'); });
+"""
+
+
+def aws_validator_accepts(message, certificate):
+    checked = subprocess.run(["node", "-e", AWS_VALIDATOR, SDKS], input=json.dumps([message, certificate]),
+                             capture_output=True, text=True)
+    assert checked.stdout.strip() == "ok", checked.stderr
+    return message
+
+
 def sns_message(key, certificate, kind, version, **fields):
     message = {"Type": kind, "MessageId": "6f1c9a2e-hookguard-0001", "TopicArn": TOPIC, "Message": BODY,
                "Timestamp": "2026-01-01T00:00:00.000Z", **fields}
@@ -64,13 +89,14 @@ def sns_message(key, certificate, kind, version, **fields):
     message.update({"SignatureVersion": version, "Signature": base64.b64encode(signature).decode(),
                     "SigningCertURL": CERT_URL,
                     "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=" + TOPIC + ":1"})
-    return json.dumps(message)
+    return aws_validator_accepts(json.dumps(message), certificate)
 
 
 key, certificate = key_and_certificate("sns-signing")
 _, other = key_and_certificate("sns-other")
-SOURCE = ("AWS 'Verifying the signatures of Amazon SNS messages': {what}, computed with Python cryptography "
-          "and checked with its verify; secret = the signing certificate PEM, given as already fetched")
+SOURCE = ("AWS 'Verifying the signatures of Amazon SNS messages': {what}, computed with Python cryptography, "
+          "accepted by AWS's sns-validator (aws-js-sns-message-validator); secret = the signing certificate PEM, "
+          "given as already fetched")
 for kind, version, fields in [
     ("Notification", "1", {"Subject": "hookguard test"}),
     ("Notification", "2", {}),
