@@ -13,6 +13,8 @@
 //! - [`proxy`]: the per-request pipeline as named phases, the per-request context and its record,
 //!   the header policy, and every refusal with its status.
 //! - [`upstream`]: each worker's keep-alive connections to the app.
+//! - [`outbound`]: the only requests hookguard makes of its own: SNS signing certificates and
+//!   subscription confirmations.
 //! - [`server`]: the accept loop, TLS, HTTP/1.1 + HTTP/2 connections and graceful shutdown, with
 //!   `conn` (per-connection deadlines) and `smuggling` (the HTTP/1.1 head tracker).
 //! - [`tls`]: certificates for the listener and CA roots for https upstreams; config builds them,
@@ -38,6 +40,7 @@ pub mod config;
 pub mod dedup;
 pub mod delivery;
 pub mod memory;
+pub mod outbound;
 pub mod proxy;
 pub mod ratelimit;
 pub mod routing;

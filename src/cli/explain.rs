@@ -171,6 +171,7 @@ fn signature_line(
             };
         }
         Verifier::Jwt(v) => return format!("jwt: header {}, {state}", v.header()),
+        Verifier::Sns(_) => return format!("signature: body field Signature (SNS), {state}"),
     };
     let scheme = verifier.scheme();
     if let Some(pointer) = &scheme.signature_in_body {
@@ -281,6 +282,14 @@ fn reason(why: Rejection) -> String {
         Rejection::MissingNonce => "the signed nonce header is missing",
         Rejection::NoActiveSecret => "every secret is past its not_after",
         Rejection::UnsignedBody => "the signature does not cover this body (no bodySHA256)",
+        Rejection::MalformedMessage => "not an SNS message: not JSON, a field missing or twice, or an unknown Type",
+        Rejection::UnknownSignatureVersion => "SignatureVersion is neither 1 nor 2",
+        Rejection::CertUrlNotAllowed => "SigningCertURL is not on the route's cert_url_pattern",
+        Rejection::TopicNotAllowed => "TopicArn is not in the route's topic_arns",
+        Rejection::SubscribeUrlNotAllowed => "SubscribeURL is not https on a certificate host",
+        Rejection::CertificateNotCached => {
+            "explain fetches no certificate; the running proxy would fetch SigningCertURL and check the signature"
+        }
     };
     format!("{why}: {text}")
 }

@@ -128,6 +128,29 @@ pub(super) struct RawRoute {
     pub(super) rate_limit: Option<RawRateLimit>,
     pub(super) dedup: Option<RawRouteDedup>,
     pub(super) delivery: Option<RawDelivery>,
+    /// aws-sns: where signing certificates may be fetched from (one pattern or a list).
+    pub(super) cert_url_pattern: Option<OneOrMany>,
+    /// aws-sns: the topics whose messages are accepted.
+    pub(super) topic_arns: Option<Vec<String>>,
+    /// aws-sns: hookguard visits a verified confirmation's SubscribeURL itself.
+    pub(super) confirm_subscription: Option<bool>,
+}
+
+/// A key that takes one value or a list of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub(super) fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(text) => vec![text],
+            OneOrMany::Many(list) => list,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::error::{invalid, Problem, Problems};
 use super::raw::{RawRateLimit, RawRoute, RawSecret};
 use super::values::{load_secret, parse_methods, parse_size, parse_upstream};
-use super::verifier::{self, Built, Choice};
+use super::verifier::{self, Built, Choice, SnsOptions};
 use super::{Route, Upstream};
 use crate::clientip::Cidr;
 use crate::ratelimit::RateLimiter;
@@ -44,7 +44,16 @@ pub(super) fn build(
     let pattern =
         problems.keep(PathPattern::parse(&raw.path).map_err(|m| invalid(&place, "path", m)));
     let header_value = problems.keep(header_value(&place, &name));
-    let secrets = secrets(&place, &raw.secrets, env, warnings, problems);
+    let secrets = if verifier::takes_no_secrets(raw.provider.as_deref()) {
+        no_secrets(&place, &raw.secrets, problems)
+    } else {
+        secrets(&place, &raw.secrets, env, warnings, problems)
+    };
+    let sns = SnsOptions {
+        cert_url_pattern: raw.cert_url_pattern.map(|p| p.into_vec()),
+        topic_arns: raw.topic_arns,
+        confirm_subscription: raw.confirm_subscription,
+    };
     let built = secrets.as_ref().and_then(|secrets| {
         problems.keep(verifier::choose(Choice {
             place: &place,
@@ -53,6 +62,7 @@ pub(super) fn build(
             tolerance: raw.tolerance,
             public_url: raw.public_url.as_deref(),
             secrets,
+            sns,
         }))
     });
     let verify_token = built.as_ref().and_then(|built| {
@@ -174,6 +184,19 @@ fn secrets(
         SystemTime::now(),
     ));
     Some(secrets)
+}
+
+/// A provider that fetches its key (SNS) has no secrets; one given is a misunderstanding.
+fn no_secrets(place: &str, raw: &[RawSecret], problems: &mut Problems) -> Option<Secrets> {
+    if raw.is_empty() {
+        return Some(Vec::new());
+    }
+    problems.push(invalid(
+        place,
+        "secrets",
+        "aws-sns verifies with the certificate each message names (SigningCertURL); give no secrets",
+    ));
+    None
 }
 
 fn secret(

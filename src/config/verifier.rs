@@ -11,10 +11,11 @@ use crate::verify::handshake::Handshake;
 use crate::verify::jwt::{JwtSpec, JwtVerifier};
 use crate::verify::presets::{self, Preset, Spec};
 use crate::verify::scheme::{Part, Template, TimestampSource};
+use crate::verify::sns;
 use crate::verify::spec::{HeaderSetSpec, SchemeSpec, TimestampSpec};
 use crate::verify::{
     Algorithm, Encoding, Field, KeyFormat, Scheme, Secret, SignatureFormat, SignatureVerifier,
-    TimeUnit, TokenSource, TokenVerifier, Verifier,
+    SnsVerifier, TimeUnit, TokenSource, TokenVerifier, Verifier,
 };
 use std::time::SystemTime;
 
@@ -26,6 +27,37 @@ pub(super) struct Choice<'r> {
     pub tolerance: Option<u64>,
     pub public_url: Option<&'r str>,
     pub secrets: &'r [(Secret, Option<SystemTime>)],
+    pub sns: SnsOptions,
+}
+
+/// The route keys only the `aws-sns` preset takes.
+#[derive(Default)]
+pub(super) struct SnsOptions {
+    pub cert_url_pattern: Option<Vec<String>>,
+    pub topic_arns: Option<Vec<String>>,
+    pub confirm_subscription: Option<bool>,
+}
+
+impl SnsOptions {
+    /// The first SNS key given, to refuse it on a route that is not SNS.
+    fn first_given(&self) -> Option<&'static str> {
+        if self.cert_url_pattern.is_some() {
+            Some("cert_url_pattern")
+        } else if self.topic_arns.is_some() {
+            Some("topic_arns")
+        } else if self.confirm_subscription.is_some() {
+            Some("confirm_subscription")
+        } else {
+            None
+        }
+    }
+}
+
+/// Whether a route's provider is one that verifies without secrets (SNS fetches its certificate).
+pub(super) fn takes_no_secrets(provider: Option<&str>) -> bool {
+    provider
+        .and_then(presets::find)
+        .is_some_and(|preset| matches!(preset.spec, Spec::AwsSns))
 }
 
 /// What a route's `provider` or `verify` resolves to.
@@ -68,7 +100,11 @@ pub(super) fn choose(choice: Choice<'_>) -> Result<Built, Problem> {
 
 fn from_preset(choice: &Choice<'_>, preset: &Preset) -> Result<Built, Problem> {
     let place = choice.place;
+    if !matches!(preset.spec, Spec::AwsSns) {
+        refuse_sns_options(choice)?;
+    }
     let verifier = match &preset.spec {
+        Spec::AwsSns => sns_verifier(choice)?,
         Spec::Signature(spec) => {
             let scheme = spec
                 .scheme()
@@ -98,6 +134,55 @@ fn from_preset(choice: &Choice<'_>, preset: &Preset) -> Result<Built, Problem> {
     })
 }
 
+fn refuse_sns_options(choice: &Choice<'_>) -> Result<(), Problem> {
+    match choice.sns.first_given() {
+        Some(key) => Err(invalid(
+            choice.place,
+            key,
+            "only `provider: aws-sns` takes this key",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// SNS: the certificate URL patterns (SNS's own hosts by default), the topic allow-list and
+/// whether hookguard confirms subscriptions. It signs no timestamp and no URL.
+fn sns_verifier(choice: &Choice<'_>) -> Result<Verifier, Problem> {
+    let place = choice.place;
+    refuse_scheme_options(choice.tolerance, choice.public_url)
+        .map_err(|(key, m)| invalid(place, key, m))?;
+    let patterns =
+        match &choice.sns.cert_url_pattern {
+            None => sns::DEFAULT_CERT_URL_PATTERNS
+                .iter()
+                .map(|text| text.to_string())
+                .collect(),
+            Some(list) if list.is_empty() => return Err(invalid(
+                place,
+                "cert_url_pattern",
+                "an empty list would refuse every message; leave the key out for SNS's own hosts",
+            )),
+            Some(list) => list.clone(),
+        };
+    let patterns = patterns
+        .iter()
+        .map(|text| sns::CertUrlPattern::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| invalid(place, "cert_url_pattern", m))?;
+    if choice.sns.topic_arns.as_ref().is_some_and(Vec::is_empty) {
+        return Err(invalid(
+            place,
+            "topic_arns",
+            "an empty list would refuse every message; leave the key out to allow every topic",
+        ));
+    }
+    Ok(Verifier::Sns(SnsVerifier::new(
+        patterns,
+        choice.sns.topic_arns.clone(),
+        choice.sns.confirm_subscription.unwrap_or(false),
+    )))
+}
+
 /// A scheme with the route's options applied and its keys prepared.
 fn signature_verifier(
     choice: &Choice<'_>,
@@ -114,6 +199,7 @@ fn signature_verifier(
 
 fn from_verify(mut choice: Choice<'_>) -> Result<Built, Problem> {
     let place = choice.place;
+    refuse_sns_options(&choice)?;
     let Some(verify) = choice.verify.take() else {
         return Err(invalid(place, "verify", "missing"));
     };

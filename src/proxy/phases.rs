@@ -2,6 +2,7 @@
 //! event, claim, deliver, settle. Each phase returns a `Step`: go on, or a final answer. A verified
 //! route runs them all; `unmatched: forward` runs the same pipeline with no verification.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
@@ -19,12 +20,14 @@ use crate::body::{RawBody, UpstreamBody};
 use crate::config::{DeliveryMode, Route, Unmatched, Upstream};
 use crate::dedup::Claim;
 use crate::delivery::{NewDelivery, Queue, SpoolError};
+use crate::outbound;
 use crate::proxy::refusal::Refusal;
 use crate::routing;
 use crate::telemetry::metrics::{Label, RouteLabels};
 use crate::upstream::{self, PooledBody, UpstreamError};
 use crate::verify::handshake::{HandshakeRequest, Unsigned};
-use crate::verify::{Field, Rejection, RequestView};
+use crate::verify::sns::SigningCertificate;
+use crate::verify::{Field, Rejection, RequestView, SnsVerifier, Verifier};
 
 /// What verification made of a request on its route.
 #[derive(Clone, Copy)]
@@ -81,12 +84,20 @@ impl Proxy {
         answer_unsigned_handshake(exchange, route, &parts)?;
         precheck(route, &parts)?;
         let body = read_body(exchange, body, route.max_body).await?;
-        let verdict = verify(exchange, route, &parts, &body)?;
+        // Only SNS routes wait on I/O here (their signing certificate); every other route verifies
+        // in place, as before.
+        let (verdict, confirm) = match &route.verifier {
+            Verifier::Sns(sns) => verify_sns(exchange, route, sns, &body).await?,
+            _ => (verify(exchange, route, &parts, &body)?, None),
+        };
         let query = route.verifier.rewritten_query(parts.uri.query());
         let held = match verdict {
             // Shadow mode answers nothing itself and records nothing: the app sees it all.
             Verdict::Shadow(_) => None,
             Verdict::Verified => {
+                if let Some(url) = confirm {
+                    confirm_subscription(exchange, &url).await?;
+                }
                 answer_signed_handshake(exchange, route, &parts, &body)?;
                 filter_event(exchange, route, &parts, &body)?;
                 self.claim(exchange, route, &parts, query.as_ref(), &body)
@@ -165,7 +176,14 @@ impl Proxy {
         let Some(ttl) = route.dedup_ttl else {
             return Ok(None);
         };
-        let key = dedup_key(route, parts, query, body);
+        let key = match (&route.verifier, &exchange.delivery) {
+            // SNS signs some of its body's fields, not its bytes: a replay with an unsigned field
+            // changed would get a new digest, so the signed MessageId is the key.
+            (Verifier::Sns(_), Some(message_id)) => {
+                format!("hookguard:{}:id:{message_id}", route.name)
+            }
+            _ => dedup_key(route, parts, query, body),
+        };
         // Long enough for the app to answer; short enough that a crashed replica's claim does not
         // block the sender's retries for long.
         let in_flight = exchange.live.config.limits.upstream_timeout + Duration::from_secs(10);
@@ -421,6 +439,85 @@ fn verify(
         Field::Json(_) => None,
     });
     judge(route, verdict)
+}
+
+/// verify, on an SNS route: the message is read and its certificate URL and topic checked before
+/// anything is fetched; the certificate comes from the route's cache or is fetched once (a failed
+/// fetch is 503, so SNS retries, and never forwarded on an enforcing route). Also returns the
+/// SubscribeURL to visit when the route confirms subscriptions and this one verified.
+async fn verify_sns(
+    exchange: &mut Exchange<'_>,
+    route: &Route,
+    sns: &SnsVerifier,
+    body: &RawBody,
+) -> Step<(Verdict, Option<Uri>)> {
+    let message = match sns.check(body.contiguous()) {
+        Ok(message) => message,
+        Err(why) => return Ok((judge(route, Err(why))?, None)),
+    };
+    let certificate = match sns.certificates.get(&message.signing_cert_url) {
+        Some(certificate) => certificate,
+        None => match fetch_certificate(exchange, &message.signing_cert_url).await {
+            Ok(certificate) => {
+                sns.certificates
+                    .insert(&message.signing_cert_url, Arc::clone(&certificate));
+                certificate
+            }
+            Err(refusal) if route.enforce => return Err(Stop::Refused(refusal)),
+            Err(refusal) => return Ok((Verdict::Shadow(Some(refusal.reason())), None)),
+        },
+    };
+    let verdict = judge(route, message.verify(&certificate))?;
+    if matches!(verdict, Verdict::Verified) {
+        exchange.delivery = Some(message.message_id.clone());
+    }
+    let confirm = match verdict {
+        Verdict::Verified => sns
+            .confirmation_url(&message)
+            .map_err(|why| Stop::Refused(Refusal::InvalidSignature(why)))?,
+        Verdict::Shadow(_) => None,
+    };
+    Ok((verdict, confirm))
+}
+
+/// The certificate at a URL already on the route's pattern, fetched and read.
+async fn fetch_certificate(
+    exchange: &Exchange<'_>,
+    url: &str,
+) -> Result<Arc<SigningCertificate>, Refusal> {
+    let uri: Uri = url.parse().map_err(|_| Refusal::CertificateUnavailable)?;
+    let tls = &exchange.live.config.upstream_tls;
+    let pem = outbound::get(tls, &uri, outbound::MAX_CERTIFICATE_BYTES)
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, url, "SNS signing certificate fetch failed");
+            Refusal::CertificateUnavailable
+        })?;
+    SigningCertificate::from_pem(&pem)
+        .map(Arc::new)
+        .map_err(|error| {
+            tracing::warn!(%error, url, "SNS signing certificate unreadable");
+            Refusal::CertificateUnavailable
+        })
+}
+
+/// confirm, on an SNS route with `confirm_subscription`: the verified SubscribeURL is visited
+/// before the confirmation is forwarded; if that fails, SNS is answered 503 and the app sees nothing.
+async fn confirm_subscription(exchange: &Exchange<'_>, url: &Uri) -> Step {
+    let tls = &exchange.live.config.upstream_tls;
+    match outbound::get(tls, url, outbound::MAX_CONFIRMATION_BYTES).await {
+        Ok(_) => {
+            tracing::info!(
+                host = url.host().unwrap_or(""),
+                "SNS subscription confirmed"
+            );
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(%error, host = url.host().unwrap_or(""), "SNS subscription confirmation failed");
+            Err(Stop::Refused(Refusal::SubscriptionUnconfirmed))
+        }
+    }
 }
 
 /// handshake, signed: Zoom's `endpoint.url_validation` and Twitch's `webhook_callback_verification`

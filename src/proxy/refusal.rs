@@ -53,11 +53,18 @@ pub enum Refusal {
     SpoolFull,
     /// A queue route's spool write failed or timed out; nothing was acknowledged.
     SpoolUnavailable,
+    /// SNS's signing certificate could not be fetched or read: SNS retries a non-2xx answer.
+    CertificateUnavailable,
+    /// `confirm_subscription`: the SubscribeURL visit failed; SNS may send the confirmation again.
+    SubscriptionUnconfirmed,
 }
 
 /// Seconds a sender is asked to wait when the spool cannot take its delivery: long enough for a
 /// full spool to drain some, short against the senders' own retry windows.
 const SPOOL_RETRY_AFTER: u64 = 30;
+/// Seconds a sender is asked to wait when an outbound fetch failed: a moment, as the next attempt
+/// may well succeed.
+const OUTBOUND_RETRY_AFTER: u64 = 10;
 
 impl Refusal {
     /// The one place statuses are decided; no `_` arm, so a new refusal must be placed here.
@@ -82,9 +89,11 @@ impl Refusal {
             Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => StatusCode::BAD_GATEWAY,
             Refusal::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Refusal::DuplicateInFlight => StatusCode::CONFLICT,
-            Refusal::DedupUnavailable | Refusal::SpoolFull | Refusal::SpoolUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Refusal::DedupUnavailable
+            | Refusal::SpoolFull
+            | Refusal::SpoolUnavailable
+            | Refusal::CertificateUnavailable
+            | Refusal::SubscriptionUnconfirmed => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -113,6 +122,8 @@ impl Refusal {
             Refusal::DedupUnavailable => "dedup_unavailable",
             Refusal::SpoolFull => "spool_full",
             Refusal::SpoolUnavailable => "spool_unavailable",
+            Refusal::CertificateUnavailable => "certificate_unavailable",
+            Refusal::SubscriptionUnconfirmed => "subscription_unconfirmed",
         }
     }
 
@@ -137,9 +148,11 @@ impl Refusal {
             Refusal::UpstreamUnreachable | Refusal::UpstreamFailed => "bad gateway",
             Refusal::UpstreamTimeout => "gateway timeout",
             Refusal::DuplicateInFlight => "delivery in progress",
-            Refusal::DedupUnavailable | Refusal::SpoolFull | Refusal::SpoolUnavailable => {
-                "service unavailable"
-            }
+            Refusal::DedupUnavailable
+            | Refusal::SpoolFull
+            | Refusal::SpoolUnavailable
+            | Refusal::CertificateUnavailable
+            | Refusal::SubscriptionUnconfirmed => "service unavailable",
         }
     }
 
@@ -164,6 +177,9 @@ impl Refusal {
             }
             Refusal::SpoolFull | Refusal::SpoolUnavailable => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(SPOOL_RETRY_AFTER));
+            }
+            Refusal::CertificateUnavailable | Refusal::SubscriptionUnconfirmed => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(OUTBOUND_RETRY_AFTER));
             }
             _ => {}
         }

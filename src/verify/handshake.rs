@@ -152,7 +152,7 @@ fn json_answer(value: Value) -> Answer {
 fn signature(verifier: &Verifier) -> Option<&SignatureVerifier> {
     match verifier {
         Verifier::Signature(v) => Some(v),
-        Verifier::Token(_) | Verifier::Jwt(_) => None,
+        Verifier::Token(_) | Verifier::Jwt(_) | Verifier::Sns(_) => None,
     }
 }
 

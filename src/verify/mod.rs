@@ -8,6 +8,7 @@
 //! - [`token`]: shared tokens in the query or a header.
 //! - [`jwt`]: a JWT in a header whose claims carry the body's hash (FusionAuth).
 //! - [`handshake`]: setup challenges hookguard answers itself.
+//! - [`sns`]: Amazon SNS messages, checked against a certificate handed in (fetched elsewhere).
 //! - [`spec`]: the one written description of a scheme, for presets and `verify: {scheme: ...}`;
 //!   within it `yaml`, a preset written out as a `verify:` block.
 //! - [`presets`]: the providers, as table rows over the above; within it `sign` (what a sender
@@ -18,6 +19,7 @@ pub mod jwt;
 pub mod keys;
 pub mod presets;
 pub mod scheme;
+pub mod sns;
 pub mod spec;
 pub mod token;
 #[cfg(test)]
@@ -32,6 +34,7 @@ use subtle::Choice;
 
 pub use self::keys::{Key, KeyError, KeyFormat};
 pub use self::scheme::{Algorithm, Encoding, RequestView, Scheme, SignatureFormat, TimeUnit};
+pub use self::sns::SnsVerifier;
 pub use self::token::{TokenSource, TokenVerifier};
 
 /// Why a request was refused. It is written to the log, never sent to the client.
@@ -52,6 +55,19 @@ pub enum Rejection {
     NoActiveSecret,
     /// The scheme's signature would not cover this body (Twilio JSON without `bodySHA256`).
     UnsignedBody,
+    /// An SNS body that is not an SNS message: not JSON, a field missing or given twice, an
+    /// unknown `Type`.
+    MalformedMessage,
+    /// An SNS `SignatureVersion` other than 1 or 2.
+    UnknownSignatureVersion,
+    /// An SNS `SigningCertURL` off the route's `cert_url_pattern`, refused before any fetch.
+    CertUrlNotAllowed,
+    /// An SNS `TopicArn` not in the route's `topic_arns`.
+    TopicNotAllowed,
+    /// An SNS `SubscribeURL` off the certificate hosts, on a route that confirms subscriptions.
+    SubscribeUrlNotAllowed,
+    /// The SNS signing certificate has not been fetched (only where nothing fetches: `explain`).
+    CertificateNotCached,
 }
 
 impl Rejection {
@@ -69,6 +85,12 @@ impl Rejection {
             Rejection::MissingNonce => "missing_nonce",
             Rejection::NoActiveSecret => "no_active_secret",
             Rejection::UnsignedBody => "unsigned_body",
+            Rejection::MalformedMessage => "malformed_message",
+            Rejection::UnknownSignatureVersion => "unknown_signature_version",
+            Rejection::CertUrlNotAllowed => "cert_url_not_allowed",
+            Rejection::TopicNotAllowed => "topic_not_allowed",
+            Rejection::SubscribeUrlNotAllowed => "subscribe_url_not_allowed",
+            Rejection::CertificateNotCached => "certificate_not_cached",
         }
     }
 }
@@ -230,6 +252,8 @@ pub enum Verifier {
     Signature(SignatureVerifier),
     Token(TokenVerifier),
     Jwt(jwt::JwtVerifier),
+    /// Amazon SNS: the certificate is fetched by the proxy before [`SnsVerifier::verify`].
+    Sns(SnsVerifier),
 }
 
 impl Verifier {
@@ -240,6 +264,7 @@ impl Verifier {
             Verifier::Signature(v) => v.matching_keys(request),
             Verifier::Token(v) => v.matching_tokens(request.headers, request.query, request.now),
             Verifier::Jwt(v) => v.matching_keys(request.headers, request.body, request.now),
+            Verifier::Sns(v) => v.verify(request).map(|()| Vec::new()),
         }
     }
 
@@ -249,6 +274,8 @@ impl Verifier {
             Verifier::Signature(v) => v.scheme.precheck(headers),
             Verifier::Token(v) => v.precheck(headers, query),
             Verifier::Jwt(v) => v.precheck(headers),
+            // Everything SNS signs is in the body.
+            Verifier::Sns(_) => Ok(()),
         }
     }
 
@@ -257,6 +284,7 @@ impl Verifier {
             Verifier::Signature(v) => v.verify(request),
             Verifier::Token(v) => v.verify(request.headers, request.query, request.now),
             Verifier::Jwt(v) => v.verify(request.headers, request.body, request.now),
+            Verifier::Sns(v) => v.verify(request),
         }
     }
 
@@ -283,6 +311,7 @@ impl Verifier {
             Verifier::Token(_) => true,
             // The JWT covers the body only.
             Verifier::Jwt(_) => false,
+            Verifier::Sns(_) => false,
         }
     }
 
@@ -304,7 +333,9 @@ impl Verifier {
             Verifier::Token(v) if matches!(v.source(), TokenSource::Query(_)) => {
                 Some(v.strip(query).map(Cow::into_owned))
             }
-            Verifier::Signature(_) | Verifier::Token(_) | Verifier::Jwt(_) => None,
+            Verifier::Signature(_) | Verifier::Token(_) | Verifier::Jwt(_) | Verifier::Sns(_) => {
+                None
+            }
         }
     }
 }

@@ -35,6 +35,9 @@ pub enum Spec {
     QueryToken(&'static str),
     /// HTTP basic auth; the route's secrets are written `user:pass`.
     BasicAuth,
+    /// Amazon SNS: an RSA signature in the body over SNS's canonical string, with the certificate
+    /// named by the message's `SigningCertURL` (see [`super::sns`]).
+    AwsSns,
 }
 
 #[derive(Debug)]
@@ -70,7 +73,7 @@ impl Spec {
             Spec::HeaderToken(name) => Ok(Some(TokenSource::Header(header_name(name)?))),
             Spec::BasicAuth => Ok(Some(TokenSource::Basic)),
             Spec::QueryToken(param) => Ok(Some(TokenSource::Query(param.to_string()))),
-            Spec::Signature(_) | Spec::Jwt(_) => Ok(None),
+            Spec::Signature(_) | Spec::Jwt(_) | Spec::AwsSns => Ok(None),
         }
     }
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::jwt::JwtVerifier;
 use super::presets::{find, Preset, Spec};
+use super::sns::{SigningCertificate, SnsMessage, SnsVerifier};
 use super::{Rejection, RequestView, Secret, SignatureVerifier, TokenVerifier, Verifier};
 
 const VECTORS: &str = include_str!("../../tests/data/preset-vectors.json");
@@ -33,7 +34,23 @@ pub(crate) fn verifier(preset: &Preset, secret: &str) -> Verifier {
         Spec::Jwt(spec) => Verifier::Jwt(
             JwtVerifier::new(spec, spec.check().expect("jwt spec"), &secrets).expect("keys"),
         ),
+        Spec::AwsSns => panic!("aws-sns needs the message's certificate URL: sns_verifier"),
     }
+}
+
+/// An SNS verifier that already holds `certificate_pem` as the certificate fetched for the
+/// `SigningCertURL` of `body`: the aws-sns vectors carry the certificate as their secret.
+pub(crate) fn sns_verifier(certificate_pem: &str, body: &[u8]) -> Verifier {
+    let verifier = SnsVerifier::with_defaults();
+    let url = SnsMessage::parse(body)
+        .expect("an SNS vector")
+        .signing_cert_url;
+    let certificate =
+        SigningCertificate::from_pem(certificate_pem.as_bytes()).expect("a certificate PEM");
+    verifier
+        .certificates
+        .insert(&url, std::sync::Arc::new(certificate));
+    Verifier::Sns(verifier)
 }
 
 /// The names this preset reads its signature from, lower-cased.
@@ -48,6 +65,8 @@ pub(crate) fn signature_headers(preset: &Preset) -> Vec<String> {
         Spec::Jwt(spec) => vec![spec.header.to_ascii_lowercase()],
         Spec::BasicAuth => vec!["authorization".to_string()],
         Spec::QueryToken(_) => Vec::new(),
+        // SNS signs inside the body.
+        Spec::AwsSns => Vec::new(),
     }
 }
 
@@ -107,7 +126,11 @@ impl Case {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), Rejection> {
-        self.check_with(&verifier(self.preset, secret), headers, body, now)
+        let verifier = match self.preset.spec {
+            Spec::AwsSns => sns_verifier(secret, &self.body),
+            _ => verifier(self.preset, secret),
+        };
+        self.check_with(&verifier, headers, body, now)
     }
 
     /// The verdict of any verifier, such as one loaded from a config, on this request.

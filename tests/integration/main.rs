@@ -26,6 +26,7 @@ mod replay;
 mod schemes;
 mod signed_content;
 mod slow;
+mod sns;
 mod startup;
 mod support;
 mod upstream;

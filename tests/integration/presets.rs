@@ -102,7 +102,11 @@ fn sign_with(
 async fn every_preset_accepts_a_genuine_delivery_and_refuses_a_tampered_one() {
     let app = App::start().await;
     let fixtures = fixtures();
-    let names = preset_names();
+    // aws-sns verifies with a certificate it fetches, not a secret: tests/integration/sns.rs.
+    let names: Vec<String> = preset_names()
+        .into_iter()
+        .filter(|name| name != "aws-sns")
+        .collect();
     assert!(names.len() > 30, "{names:?}");
     let fixture_for = |name: &str| {
         fixtures

@@ -66,6 +66,11 @@ pub fn markdown_table() -> String {
             ),
             Spec::Signature(spec) => describe(spec),
             Spec::Jwt(spec) => describe_jwt(spec),
+            Spec::AwsSns => (
+                "body `Signature`: base64 RSA PKCS#1 v1.5, SHA-1 (`SignatureVersion` 1) or SHA-256 (2); certificate from `SigningCertURL` on `cert_url_pattern`".to_string(),
+                "SNS's `Key\\nValue\\n` list of the signed fields".to_string(),
+                "none".to_string(),
+            ),
         };
         let fields = format!(
             "{}; {}",
@@ -89,6 +94,9 @@ fn describe_field(field: Option<Field>, spec: &Spec) -> String {
         // The JWT's claim covers the body, and nothing else of the request.
         (Field::Json(_), Spec::Jwt(_)) => true,
         (Field::Header(_), Spec::Jwt(_)) => false,
+        // The preset reads only `Type` and `MessageId`, both in SNS's signed list.
+        (Field::Json(_), Spec::AwsSns) => true,
+        (Field::Header(_), Spec::AwsSns) => false,
         // Twilio's form fields are signed, and a JSON body is covered by `bodySHA256`.
         (Field::Json(_), Spec::Signature(spec)) => {
             spec.template.contains("{body}") || spec.body_sha256_param.is_some()

@@ -83,6 +83,12 @@ impl Preset {
                     self.name
                 ))
             }
+            Spec::AwsSns => {
+                return Err(format!(
+                    "{} signs with AWS's private key; hookguard only fetches the certificate",
+                    self.name
+                ))
+            }
         };
         if !spec.algorithm.is_hmac() {
             return Err(format!(

@@ -45,6 +45,12 @@ struct HeaderToken<'a> {
 /// The explicit `verify:` block that verifies as `preset` does, to paste in place of `provider:`.
 /// What a preset adds beyond verification (methods, event fields, handshake) follows as comments.
 pub fn verify_yaml(preset: &Preset) -> Result<String, serde_yaml::Error> {
+    if let Spec::AwsSns = preset.spec {
+        return Ok(format!(
+            "# {} has no explicit `verify:` form: each message names its own certificate, so the\n# route says `provider: {}` (with cert_url_pattern, topic_arns, confirm_subscription)\n",
+            preset.name, preset.name
+        ));
+    }
     let verify = match &preset.spec {
         Spec::Signature(spec) => VerifyKeys {
             scheme: Some(spec),
@@ -66,6 +72,7 @@ pub fn verify_yaml(preset: &Preset) -> Result<String, serde_yaml::Error> {
             basic_auth: Some(BasicAuth {}),
             ..VerifyKeys::default()
         },
+        Spec::AwsSns => VerifyKeys::default(),
     };
     let mut text = serde_yaml::to_string(&VerifyBlock { verify })?;
     for note in beyond_verify(preset) {
