@@ -1,31 +1,12 @@
 //! The command line: check, run's refusal of a bad config, providers and sign.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::support::demo::{config, SECRET};
-use crate::support::{binary, http1_request, send_raw, App, Hookguard, APP_STATUS};
+use crate::support::{http1_request, run_binary, send_raw, App, Hookguard, APP_STATUS};
 
 fn hookguard(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new(binary())
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input)
-            .expect("write stdin");
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("wait")
+    run_binary(args, env, stdin.unwrap_or_default())
 }
 
 /// The one `Name: value` line `sign` printed, after it succeeded.

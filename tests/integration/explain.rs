@@ -2,10 +2,11 @@
 //! each usual mistake, made to that request as the mistake would make it, is the one named. No
 //! output, on either stream, ever holds a secret.
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::support::{binary, hmac_sha256_hex};
+use crate::support::hmac_sha256_hex;
+use crate::support::run_binary;
 
 const OLD: &str = "whsec_explain_old_4a1d";
 const NEW: &str = "whsec_explain_new_9c2e";
@@ -31,19 +32,7 @@ routes:
 
 /// Runs the binary with the secrets in its environment; checks neither stream holds one.
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(binary())
-        .args(args)
-        .envs(ENV)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin).expect("write stdin");
-    drop(input);
-    let output = child.wait_with_output().expect("wait");
+    let output = run_binary(args, &ENV, stdin);
     for stream in [&output.stdout, &output.stderr] {
         let text = String::from_utf8_lossy(stream);
         for secret in [OLD, NEW] {

@@ -9,10 +9,9 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, ServerName};
 
-use crate::support::{hmac_sha256_hex, http1_request, send_raw, App, Hookguard, APP_STATUS};
+use crate::support::{hmac_sha256_hex, http1_request, pki, send_raw, App, Hookguard, APP_STATUS};
 
 const SECRET: &str = "ops-test-secret";
 
@@ -292,54 +291,6 @@ async fn sigterm_drains_in_flight_requests_while_readiness_fails_then_exits_zero
 }
 
 /// A CA and a leaf for `localhost` and 127.0.0.1, written as PEM files.
-struct Pki {
-    ca_pem: String,
-    cert_path: std::path::PathBuf,
-    key_path: std::path::PathBuf,
-    ca_path: std::path::PathBuf,
-    server_config: Arc<rustls::ServerConfig>,
-    _dir: tempfile::TempDir,
-}
-
-fn pki() -> Pki {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca =
-        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
-    let leaf_key = KeyPair::generate().expect("key");
-    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-        .expect("params")
-        .signed_by(&leaf_key, &ca)
-        .expect("leaf");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cert_path = dir.path().join("tls.crt");
-    let key_path = dir.path().join("tls.key");
-    let ca_path = dir.path().join("ca.crt");
-    std::fs::write(&cert_path, leaf.pem()).expect("write");
-    std::fs::write(&key_path, leaf_key.serialize_pem()).expect("write");
-    std::fs::write(&ca_path, ca.pem()).expect("write");
-    let mut server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![CertificateDer::from(leaf.der().to_vec())],
-        PrivateKeyDer::try_from(leaf_key.serialize_der()).expect("key der"),
-    )
-    .expect("server config");
-    server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Pki {
-        ca_pem: ca.pem(),
-        cert_path,
-        key_path,
-        ca_path,
-        server_config: Arc::new(server_config),
-        _dir: dir,
-    }
-}
-
 fn client_config(ca_pem: &str, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     use rustls::pki_types::pem::PemObject;
@@ -409,7 +360,7 @@ async fn tls_listener_serves_http1_and_h2_over_alpn() {
         assert_eq!(received[0].headers["x-forwarded-proto"], "https");
     }
     // A client that does not trust the certificate never gets a response.
-    let other_ca = self::pki();
+    let other_ca = crate::support::pki();
     let untrusting =
         tokio_rustls::TlsConnector::from(client_config(&other_ca.ca_pem, &[b"http/1.1"]));
     let tcp = tokio::net::TcpStream::connect(proxy.addr)

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
+use crate::support::run_binary;
 use crate::support::{
     binary, header_pairs, http1_request, send_raw, App, Hookguard, APP_BODY, APP_STATUS,
 };
@@ -52,37 +53,21 @@ fn sign_with(
     url: Option<&str>,
     content_type: Option<&str>,
 ) -> Vec<(String, String)> {
-    use std::io::Write;
-    let mut command = Command::new(binary());
-    command
-        .args([
-            "sign",
-            "--provider",
-            preset,
-            "--secret-env",
-            "PRESET_TEST_SECRET",
-        ])
-        .env("PRESET_TEST_SECRET", secret);
+    let mut args = vec![
+        "sign",
+        "--provider",
+        preset,
+        "--secret-env",
+        "PRESET_TEST_SECRET",
+    ];
     if let Some(url) = url {
-        command.args(["--url", url]);
+        args.extend(["--url", url]);
     }
     if let Some(content_type) = content_type {
-        command.args(["--content-type", content_type]);
+        args.extend(["--content-type", content_type]);
     }
-    let mut child = command
-        .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn sign");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(body)
-        .expect("write body");
-    let output = child.wait_with_output().expect("sign output");
+    args.push("-");
+    let output = run_binary(&args, &[("PRESET_TEST_SECRET", secret)], body);
     assert!(
         output.status.success(),
         "sign {preset}: {}",

@@ -2,14 +2,10 @@
 //! from its SDK-made fixture, since V3 signs no timestamp) and Persona's signature sets while a
 //! secret rotates (signed by `hookguard sign`).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use serde_json::{json, Value};
 
-use crate::support::{
-    binary, header_pairs, http1_request, send_raw, App, Hookguard, APP_BODY, APP_STATUS,
-};
+use crate::support::run_binary;
+use crate::support::{header_pairs, http1_request, send_raw, App, Hookguard, APP_BODY, APP_STATUS};
 
 const FIXTURES: &str = include_str!("../data/preset-vectors.json");
 
@@ -98,28 +94,18 @@ async fn plivo_verifies_the_sorted_url_form_fields_and_nonce() {
 
 /// `hookguard sign --provider persona`'s one header value, for `secret`.
 fn persona_set(secret: &str, body: &[u8]) -> String {
-    let mut child = Command::new(binary())
-        .args([
+    let output = run_binary(
+        &[
             "sign",
             "--provider",
             "persona",
             "--secret-env",
             "PERSONA_SECRET",
             "-",
-        ])
-        .env("PERSONA_SECRET", secret)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sign");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(body)
-        .expect("write body");
-    let output = child.wait_with_output().expect("sign output");
+        ],
+        &[("PERSONA_SECRET", secret)],
+        body,
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -166,8 +152,8 @@ async fn persona_accepts_either_signature_set_while_a_secret_rotates() {
 
 #[test]
 fn sign_refuses_a_plivo_body_that_plivo_would_not_sign() {
-    let mut child = Command::new(binary())
-        .args([
+    let output = run_binary(
+        &[
             "sign",
             "--provider",
             "plivo",
@@ -178,20 +164,10 @@ fn sign_refuses_a_plivo_body_that_plivo_would_not_sign() {
             "--content-type",
             "application/json",
             "-",
-        ])
-        .env("PLIVO_TOKEN", "plivo-auth-token")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sign");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(br#"{"Event":"x"}"#)
-        .expect("write body");
-    let output = child.wait_with_output().expect("sign output");
+        ],
+        &[("PLIVO_TOKEN", "plivo-auth-token")],
+        br#"{"Event":"x"}"#,
+    );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -13,16 +13,14 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, RsaPrivateKey};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 use tokio::net::TcpListener;
 
-use crate::support::{http1_request, send_raw, App, Hookguard, RawResponse, APP_STATUS};
+use crate::support::{http1_request, pki, send_raw, App, Hookguard, Pki, RawResponse, APP_STATUS};
 
 const SIGNING_KEY: &str = include_str!("../data/sns-signing-key.pem");
 const SIGNING_CERT: &str = include_str!("../data/sns-signing-cert.pem");
@@ -34,37 +32,14 @@ const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:hookguard-test";
 struct CertHost {
     port: u16,
     seen: Arc<Mutex<Vec<String>>>,
-    ca_path: std::path::PathBuf,
-    _dir: tempfile::TempDir,
+    pki: Pki,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl CertHost {
     async fn start() -> CertHost {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca =
-            CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
-        let leaf_key = KeyPair::generate().expect("key");
-        let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
-            .expect("params")
-            .signed_by(&leaf_key, &ca)
-            .expect("leaf");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ca_path = dir.path().join("ca.crt");
-        std::fs::write(&ca_path, ca.pem()).expect("write");
-        let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(leaf.der().to_vec())],
-            PrivateKeyDer::try_from(leaf_key.serialize_der()).expect("key der"),
-        )
-        .expect("server config");
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let pki = pki();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&pki.server_config));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -94,8 +69,7 @@ impl CertHost {
         CertHost {
             port,
             seen,
-            ca_path,
-            _dir: dir,
+            pki,
             task,
         }
     }
@@ -206,7 +180,7 @@ fn proxy(app: &App, host: &CertHost, routes: &[(&str, Value)]) -> Hookguard {
     let config = json!({
         "listen": "127.0.0.1:0",
         "upstream": app.url(),
-        "upstream_ca": host.ca_path,
+        "upstream_ca": host.pki.ca_path,
         "routes": routes,
     });
     Hookguard::start(&config.to_string())

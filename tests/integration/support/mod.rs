@@ -6,6 +6,7 @@
 mod app;
 mod browser;
 pub mod demo;
+mod pki;
 mod process;
 mod redis;
 mod signers;
@@ -13,6 +14,7 @@ mod wire;
 
 pub use app::*;
 pub use browser::*;
+pub use pki::*;
 pub use process::*;
 pub use redis::*;
 pub use signers::*;

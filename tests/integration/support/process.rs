@@ -12,6 +12,24 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_hookguard")
 }
 
+/// Runs the binary to completion with `args`, `env` and `stdin` as its input (closed after).
+pub fn run_binary(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(binary())
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hookguard");
+    let mut input = child.stdin.take().expect("stdin");
+    // A command that refuses early may close its stdin first; its output says why.
+    let _ = input.write_all(stdin);
+    drop(input);
+    child.wait_with_output().expect("wait for hookguard")
+}
+
 /// A running `hookguard run` process; killed on drop.
 pub struct Hookguard {
     pub addr: SocketAddr,
