@@ -358,29 +358,7 @@ fn plivo_url(request: &RequestView<'_>) -> Result<Vec<u8>, Rejection> {
     Ok(url)
 }
 
-/// What node-apps-toolkit's `getNormalizedEncodedURI` leaves alone: `encodeURI`'s unreserved and
-/// reserved characters, and `querystring.escape`'s unreserved ones.
-const ENCODE_URI: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b';')
-    .remove(b',')
-    .remove(b'/')
-    .remove(b'?')
-    .remove(b':')
-    .remove(b'@')
-    .remove(b'&')
-    .remove(b'=')
-    .remove(b'+')
-    .remove(b'$')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')')
-    .remove(b'#');
+/// What `querystring.escape` leaves alone: the unreserved characters.
 const QUERYSTRING_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
@@ -391,6 +369,20 @@ const QUERYSTRING_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'\'')
     .remove(b'(')
     .remove(b')');
+/// What node-apps-toolkit's `getNormalizedEncodedURI` leaves alone: the unreserved characters and
+/// `encodeURI`'s reserved ones.
+const ENCODE_URI: &AsciiSet = &QUERYSTRING_ESCAPE
+    .remove(b';')
+    .remove(b',')
+    .remove(b'/')
+    .remove(b'?')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'&')
+    .remove(b'=')
+    .remove(b'+')
+    .remove(b'$')
+    .remove(b'#');
 
 /// Contentful's canonical path: `public_url`'s path and the request's query, the query escaped
 /// whole and then the lot passed through `encodeURI`, as node-apps-toolkit signs it. Like the
