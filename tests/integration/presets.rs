@@ -27,6 +27,7 @@ const TOKEN_PRESETS: &[&str] = &[
     "postmark",
     "chargebee",
     "pipedrive",
+    "vmware",
 ];
 
 fn preset_names() -> Vec<String> {

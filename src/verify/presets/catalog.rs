@@ -7,6 +7,7 @@ mod handshakes;
 mod hmac;
 mod hmac_more;
 mod keyed;
+mod more_senders;
 mod signed_content;
 
 use super::Preset;
@@ -21,6 +22,7 @@ pub(super) fn table() -> Vec<Preset> {
         keyed::rows(),
         aws::rows(),
         handshakes::rows(),
+        more_senders::rows(),
     ]
     .into_iter()
     .flatten()

@@ -13,8 +13,9 @@ use Encoding::Base64;
 
 pub(in crate::verify::presets) fn rows() -> Vec<Preset> {
     vec![
-        // kb.help.usepylon.com "How do I verify the webhook signatures?": hex HMAC-SHA256 of the
-        // body in X-Pylon-Signature. The payload is the user's own template, so no event field.
+        // kb.help.usepylon.com "How do I verify the webhook signatures?" (Pylon the support platform,
+        // usepylon.com; not getpylon.com): X-Pylon-Signature, hex HMAC-SHA256 of the payload under the
+        // webhook's secret, no timestamp. The payload is the user's own template, so no event field.
         preset(
             "pylon",
             "Pylon: X-Pylon-Signature: <hex HMAC-SHA256 of the body>",
@@ -59,8 +60,11 @@ pub(in crate::verify::presets) fn rows() -> Vec<Preset> {
             Field::Json("/type"),
             None,
         ),
-        // tally.so/help/webhooks "Add a signing secret": Tally-Signature, base64 HMAC-SHA256 of
-        // the payload; event type and id in the signed body.
+        // tally.so/help/webhooks "Add a signing secret": a Tally-Signature header holding an
+        // HMAC-SHA256 of the payload under the signing secret, no timestamp. The stored copy of that
+        // page cuts off before its example's digest encoding; base64 is what integrators' working
+        // verifiers of real deliveries use (PHP base64_encode(hash_hmac(.., true)), Python b64encode).
+        // Event type and id are in the signed body.
         with_event(
             preset(
                 "tally",
@@ -215,7 +219,9 @@ pub(in crate::verify::presets) fn rows() -> Vec<Preset> {
             },
         ),
         // docs.pinwheelapi.com "Webhook signature verification": x-pinwheel-signature: v2=<hex>
-        // over `v2:{x-timestamp}:{body}` with the API secret. Pinwheel sets no window.
+        // over `v2:{x-timestamp}:{body}` with the API secret. Pinwheel names neither a window nor the
+        // timestamp's unit; with no window the integer is only parsed, never compared with the clock,
+        // so the unit cannot refuse a good delivery. A tolerance set on the route assumes seconds.
         with_event(
             preset(
                 "pinwheel",
@@ -291,8 +297,11 @@ pub(in crate::verify::presets) fn rows() -> Vec<Preset> {
             Field::Json("/event"),
             None,
         ),
-        // TiendaNube/api-docs resources/webhook.md "Verifying a webhook":
-        // X-Linkedstore-HMAC-SHA256, hex HMAC-SHA256 of the body with the app secret.
+        // TiendaNube/api-docs resources/webhook.md "Verifying a webhook": X-Linkedstore-HMAC-SHA256,
+        // hash_hmac('sha256', body, app secret), i.e. hex. The newer tiendanube-php-sdk
+        // (src/Webhooks/Registry.php, ported from Shopify's SDK) compares base64 instead, against
+        // only its own self-made test vector; the API documentation describes what the platform
+        // sends, so hex it is. Were the platform to send base64, this row fails closed.
         with_event(
             preset(
                 "nuvemshop",
