@@ -25,6 +25,7 @@
 //!   the journal of recent requests (`/api/deliveries`, its live feed, `/api/routes`) and the
 //!   inspector page, on a separate listener.
 //! - [`telemetry`]: metrics, log batching and log line layouts.
+//! - [`suggest`]: "did you mean" for misspelt config keys and preset names.
 //! - [`memory`]: the measured memory per held connection, against the cgroup memory limit.
 //! - The plain types that config builds and the proxy applies sit below both, so neither imports
 //!   the other's internals: [`body`] (a body as its chunks), [`routing`] (canonical paths and
@@ -45,6 +46,7 @@ pub mod proxy;
 pub mod ratelimit;
 pub mod routing;
 pub mod server;
+pub mod suggest;
 pub mod telemetry;
 pub mod tls;
 pub mod upstream;
