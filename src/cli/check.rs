@@ -8,11 +8,14 @@ use hookguard::config::{Config, DeliveryMode, Route, SpoolSettings, Unmatched};
 /// Returns how many warnings it printed, for `--strict`.
 pub fn print(config: &Config) -> usize {
     println!(
-        "listen: {}  upstream: {}  unmatched: {}  max_body: {}",
+        "listen: {}  upstream: {}  unmatched: {}  max_body: {}  workers: {}{}  upstream_idle_per_worker: {}",
         config.listen,
         config.upstream,
         unmatched(config.unmatched),
-        size(config.max_body)
+        size(config.max_body),
+        config.worker_count(),
+        if config.workers.is_none() { " (available cores)" } else { "" },
+        config.limits.upstream_idle_per_worker
     );
     if let Some(spool) = &config.spool {
         println!("{}", spool_line(spool));
