@@ -1,6 +1,6 @@
 //! The CLI habits operators expect, through the real binary: `-c`/`HOOKGUARD_CONFIG` and the
 //! default path, `--version` with the commit, bash completion, the committed man pages,
-//! `check --strict`, "did you mean", and the `workers` knob (3 here, so it differs from the cores of a 2-core CI runner).
+//! `check --strict`, "did you mean", and the `workers` knob.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -247,6 +247,7 @@ fn a_misspelt_key_or_preset_gets_a_suggestion() {
     assert!(!text(&sign.stderr).contains(SECRET));
 }
 
+/// Three, not two: a 2-core CI runner would start two without the key.
 #[tokio::test]
 async fn workers_3_starts_three_workers_and_a_reload_cannot_change_it() {
     let app = App::start().await;
