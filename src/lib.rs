@@ -33,6 +33,10 @@
 //!   (token buckets).
 #![forbid(unsafe_code)]
 
+/// The git commit this build came from (`git rev-parse --short HEAD`, by build.rs), or `unknown`
+/// for a build without git, such as the Dockerfile's: for `--version` and build information.
+pub const COMMIT: &str = env!("HOOKGUARD_COMMIT");
+
 pub mod admin;
 pub mod app;
 pub mod body;

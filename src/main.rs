@@ -13,8 +13,8 @@ use hookguard::telemetry::logformat::LineFormat;
 use hookguard::verify::presets;
 use tracing_subscriber::EnvFilter;
 
-/// `--version`: the package version and the commit it was built from (`unknown` when built
-/// without git, as in the Dockerfile).
+/// `--version`: the package version and the commit it was built from ([`hookguard::COMMIT`],
+/// spelt here as the same `env!` because `concat!` takes only literals).
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",
