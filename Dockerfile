@@ -21,8 +21,9 @@ WORKDIR /src
 # Dependencies first, so editing the source does not refetch and rebuild every crate. Cargo
 # parses every target the manifest names before it builds any, so the bench that [[bench]] names
 # must be there too (tests/integration/dockerfile.rs replays these steps and fails when a file the
-# manifest needs is missing).
-COPY Cargo.toml Cargo.lock ./
+# manifest needs is missing). build.rs stamps `--version` with the git commit; with no .git in the
+# context it says `unknown`.
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY benches benches
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && cargo build --release --locked --bin hookguard \

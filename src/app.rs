@@ -50,6 +50,8 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let spool = config.spool.clone();
     let grace = config.shutdown_grace;
+    let workers = config.worker_count();
+    crate::upstream::keep_idle_per_worker(config.limits.upstream_idle_per_worker);
     let queue = match &spool {
         Some(settings) => Some(Arc::new(open_queue(settings, Arc::clone(&metrics)).await?)),
         None => None,
@@ -92,7 +94,6 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     // The listener is bound, so the kernel already queues connections: ready from here on.
     health.ready.store(true, Ordering::SeqCst);
     tracing::info!(%addr, tls, routes = route_count, "listening");
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let dispatcher = match (&queue, spool) {
         (Some(queue), Some(settings)) => {
@@ -113,6 +114,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let serving = crate::server::Serving { live, proxy };
     let handles = crate::server::spawn_workers(listener, serving, workers, stopped)
         .context("cannot start the worker threads")?;
+    tracing::info!(workers = handles.len(), "workers started");
     shutdown_signal().await;
     // Readiness fails first, so load balancers stop sending while requests drain; the admin
     // listener on this runtime keeps answering until the workers are done.

@@ -25,12 +25,17 @@
 //!   the journal of recent requests (`/api/deliveries`, its live feed, `/api/routes`) and the
 //!   inspector page, on a separate listener.
 //! - [`telemetry`]: metrics, log batching and log line layouts.
+//! - [`suggest`]: "did you mean" for misspelt config keys and preset names.
 //! - [`memory`]: the measured memory per held connection, against the cgroup memory limit.
 //! - The plain types that config builds and the proxy applies sit below both, so neither imports
 //!   the other's internals: [`body`] (a body as its chunks), [`routing`] (canonical paths and
 //!   route patterns), [`clientip`] (CIDRs and the client behind trusted proxies) and [`ratelimit`]
 //!   (token buckets).
 #![forbid(unsafe_code)]
+
+/// The git commit this build came from (`git rev-parse --short HEAD`, by build.rs), or `unknown`
+/// for a build without git, such as the Dockerfile's: for `--version` and build information.
+pub const COMMIT: &str = env!("HOOKGUARD_COMMIT");
 
 pub mod admin;
 pub mod app;
@@ -45,6 +50,7 @@ pub mod proxy;
 pub mod ratelimit;
 pub mod routing;
 pub mod server;
+pub mod suggest;
 pub mod telemetry;
 pub mod tls;
 pub mod upstream;

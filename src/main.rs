@@ -6,17 +6,26 @@ mod cli;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use hookguard::config::{Config, LogFormat};
 use hookguard::telemetry::logformat::LineFormat;
 use hookguard::verify::presets;
 use tracing_subscriber::EnvFilter;
 
+/// `--version`: the package version and the commit it was built from ([`hookguard::COMMIT`],
+/// spelt here as the same `env!` because `concat!` takes only literals).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("HOOKGUARD_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "hookguard",
-    version,
+    version = VERSION,
     about = "Forwards only webhooks whose signatures check out"
 )]
 struct Cli {
@@ -24,17 +33,37 @@ struct Cli {
     command: Command,
 }
 
+/// The config file, for every command that reads one.
+#[derive(Args)]
+struct ConfigFile {
+    /// The config file.
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        env = "HOOKGUARD_CONFIG",
+        // The value is a path, but the help (and the man page made from it) must not change with
+        // whatever the generating shell had set.
+        hide_env_values = true,
+        default_value = "/etc/hookguard/config.yaml"
+    )]
+    path: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the routes of a config file.
     Run {
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Validate a config file and print the routes it would serve.
     Check {
+        #[command(flatten)]
+        config: ConfigFile,
+        /// Fail (exit 1) on any warning too, not only on errors.
         #[arg(long)]
-        config: PathBuf,
+        strict: bool,
     },
     /// List the provider presets.
     Providers {
@@ -70,8 +99,8 @@ enum Command {
     },
     /// Say what a route would do with a captured request, and why; exit 0 forward, 1 refuse.
     Explain {
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
         /// The route's name (its `path` when it has no `name`).
         #[arg(long)]
         route: String,
@@ -80,6 +109,16 @@ enum Command {
     },
     /// List, replay or drop dead letters through a running hookguard's admin API.
     DeadLetters(cli::dead_letters::DeadLetters),
+    /// Print a shell completion script; e.g. `hookguard completions bash > /etc/bash_completion.d/hookguard`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (hookguard.1 and one per command) into DIR.
+    Man {
+        /// The directory to write them into; it must exist.
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -87,17 +126,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { config } => {
             // `run` reports its own fatal error, in the log format the config asks for.
-            return match run(&config) {
+            return match run(&config.path) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
-                    cli::fatal::report(&config, &error);
+                    cli::fatal::report(&config.path, &error);
                     ExitCode::FAILURE
                 }
             };
         }
-        Command::Check { config } => Config::load(&config)
-            .map(|config| cli::check::print(&config))
-            .map_err(anyhow::Error::from),
+        Command::Check { config, strict } => check(&config.path, strict),
         Command::Providers { markdown, yaml } => providers(markdown, yaml.as_deref()),
         Command::Sign {
             provider,
@@ -124,7 +161,7 @@ fn main() -> ExitCode {
             // Exit 2 for what stops the explanation itself: a usage error, a config that does not
             // load, a request file that does not parse.
             return cli::explain::explain(cli::explain::ExplainArgs {
-                config,
+                config: config.path,
                 route,
                 request,
             })
@@ -134,6 +171,16 @@ fn main() -> ExitCode {
             });
         }
         Command::DeadLetters(args) => cli::dead_letters::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "hookguard",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man { dir } => man_pages(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -144,11 +191,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// Validates and prints; with `strict`, a warning fails the check as an error would.
+fn check(path: &Path, strict: bool) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let warnings = cli::check::print(&config);
+    if strict && warnings > 0 {
+        anyhow::bail!("{warnings} warning(s), and --strict fails on any");
+    }
+    Ok(())
+}
+
+/// The man pages, written with the bare package version so the committed pages in `docs/man/` do
+/// not change with every commit.
+fn man_pages(dir: &Path) -> anyhow::Result<()> {
+    let command = Cli::command().version(env!("CARGO_PKG_VERSION"));
+    clap_mangen::generate_to(command, dir)
+        .map_err(|e| anyhow::anyhow!("cannot write the man pages into {}: {e}", dir.display()))
+}
+
 fn providers(markdown: bool, yaml: Option<&str>) -> anyhow::Result<()> {
     match (markdown, yaml) {
         (_, Some(name)) => {
             let Some(preset) = presets::find(name) else {
-                anyhow::bail!("unknown provider {name:?}; `hookguard providers` lists them");
+                anyhow::bail!("{}", hookguard::suggest::unknown_provider(name));
             };
             let block = hookguard::verify::spec::verify_yaml(preset)
                 .map_err(|e| anyhow::anyhow!("cannot write {name} as YAML: {e}"))?;

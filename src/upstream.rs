@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -28,8 +29,9 @@ use tower_service::Service;
 use crate::body::UpstreamBody;
 use crate::config::Upstream;
 
-/// Idle connections kept per upstream and worker, beyond which a finished one is closed.
-const MAX_IDLE_PER_UPSTREAM: usize = 256;
+/// Idle connections kept per upstream and worker, beyond which a finished one is closed:
+/// `limits.upstream_idle_per_worker`, set once at start by [`keep_idle_per_worker`].
+static IDLE_PER_WORKER: AtomicUsize = AtomicUsize::new(256);
 /// An idle connection older than this is closed rather than reused.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -75,6 +77,13 @@ struct Lease {
     sender: Sender,
     generation: u64,
     upstream: Upstream,
+}
+
+/// Sets how many idle connections each worker keeps per upstream (0: none, each connection closes
+/// after its response). Called once, before the workers start; a legacy app that cannot hold many
+/// connections asks for fewer.
+pub fn keep_idle_per_worker(limit: usize) {
+    IDLE_PER_WORKER.store(limit, Ordering::Relaxed);
 }
 
 /// Sends `request` to `upstream` on one of this worker's connections for config `generation`, or
@@ -155,7 +164,8 @@ fn put_back(lease: Lease) {
         generation,
         upstream,
     } = lease;
-    if sender.is_closed() {
+    let limit = IDLE_PER_WORKER.load(Ordering::Relaxed);
+    if sender.is_closed() || limit == 0 {
         return;
     }
     with_pools(generation, move |pools| {
@@ -174,8 +184,8 @@ fn put_back(lease: Lease) {
             .take_while(|idle| now.duration_since(idle.since) > IDLE_TIMEOUT)
             .count();
         list.drain(..expired);
-        if list.len() >= MAX_IDLE_PER_UPSTREAM {
-            list.remove(0);
+        if list.len() >= limit {
+            list.drain(..=list.len() - limit);
         }
         list.push(Idle { sender, since: now });
     });

@@ -5,13 +5,17 @@ use std::time::Duration;
 use hookguard::config::{Config, DeliveryMode, Route, SpoolSettings, Unmatched};
 
 /// Prints the listener, every route and the warnings; the caller has already validated `config`.
-pub fn print(config: &Config) {
+/// Returns how many warnings it printed, for `--strict`.
+pub fn print(config: &Config) -> usize {
     println!(
-        "listen: {}  upstream: {}  unmatched: {}  max_body: {}",
+        "listen: {}  upstream: {}  unmatched: {}  max_body: {}  workers: {}{}  upstream_idle_per_worker: {}",
         config.listen,
         config.upstream,
         unmatched(config.unmatched),
-        size(config.max_body)
+        size(config.max_body),
+        config.worker_count(),
+        if config.workers.is_none() { " (available cores)" } else { "" },
+        config.limits.upstream_idle_per_worker
     );
     if let Some(spool) = &config.spool {
         println!("{}", spool_line(spool));
@@ -30,13 +34,13 @@ pub fn print(config: &Config) {
             );
         }
     }
-    for warning in &config.warnings {
-        eprintln!("warning: {warning}");
-    }
-    if let Some(warning) = hookguard::memory::warning_here(config.limits.max_connections) {
+    let memory = hookguard::memory::warning_here(config.limits.max_connections);
+    let warnings: Vec<&String> = config.warnings.iter().chain(memory.as_ref()).collect();
+    for warning in &warnings {
         eprintln!("warning: {warning}");
     }
     println!("ok: {} route(s)", config.routes.len());
+    warnings.len()
 }
 
 fn spool_line(spool: &SpoolSettings) -> String {

@@ -27,10 +27,7 @@ pub struct SignArgs<'a> {
 
 pub fn sign(args: SignArgs<'_>) -> anyhow::Result<()> {
     let Some(preset) = presets::find(args.provider) else {
-        bail!(
-            "unknown provider {:?}; `hookguard providers` lists them",
-            args.provider
-        );
+        bail!("{}", hookguard::suggest::unknown_provider(args.provider));
     };
     if args.request && args.url.is_none() {
         bail!("--request needs --url, the URL the request is sent to (its path and Host)");

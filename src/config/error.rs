@@ -70,7 +70,11 @@ pub enum ConfigError {
         path: PathBuf,
         cause: std::io::Error,
     },
-    #[error("config is not valid YAML for hookguard: {0}")]
+    /// An unknown key or value also names the nearest known one.
+    #[error(
+        "config is not valid YAML for hookguard: {}",
+        crate::suggest::with_suggestion(&.0.to_string())
+    )]
     Syntax(serde_yaml::Error),
     #[error("{}", list(.0))]
     Invalid(Vec<Problem>),

@@ -37,6 +37,12 @@ pub enum RestartOnly {
     /// The journal is sized once, at start.
     #[error("`admin_recent` takes effect only on restart")]
     AdminRecent,
+    /// The worker threads are started once.
+    #[error("`workers` takes effect only on restart")]
+    Workers,
+    /// Each worker's idle list is bounded once, at start.
+    #[error("`limits.upstream_idle_per_worker` takes effect only on restart")]
+    UpstreamIdle,
 }
 
 /// The config in force, shared by the server, the proxy and reload.
@@ -68,6 +74,13 @@ impl LiveConfig {
         }
         if config.admin_recent != current.config.admin_recent {
             return Err(RestartOnly::AdminRecent);
+        }
+        if config.workers != current.config.workers {
+            return Err(RestartOnly::Workers);
+        }
+        if config.limits.upstream_idle_per_worker != current.config.limits.upstream_idle_per_worker
+        {
+            return Err(RestartOnly::UpstreamIdle);
         }
         self.0.store(Arc::new(Live::new(config)));
         Ok(())

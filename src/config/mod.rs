@@ -153,6 +153,9 @@ pub struct Limits {
     /// Connections served at once; beyond it new ones wait in the kernel's accept queue.
     pub max_connections: usize,
     pub h2_max_concurrent_streams: u32,
+    /// Idle keep-alive connections each worker keeps per upstream; 0 closes each after its
+    /// response. Read at start only.
+    pub upstream_idle_per_worker: usize,
 }
 
 impl Default for Limits {
@@ -165,6 +168,7 @@ impl Default for Limits {
             send_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             h2_max_concurrent_streams: 100,
+            upstream_idle_per_worker: 256,
         }
     }
 }
@@ -194,6 +198,8 @@ pub struct Config {
     pub admin_token: Option<crate::verify::Secret>,
     /// How many recent requests the admin journal keeps; read at start only.
     pub admin_recent: usize,
+    /// Worker threads as written; `None`: one per available core. Read at start only.
+    pub workers: Option<usize>,
     pub routes: Vec<Route>,
     /// Things that are allowed but unwise, such as literal secrets; `check` and `run` print them.
     pub warnings: Vec<String>,
@@ -202,6 +208,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// How many worker threads to start: `workers`, or one per core this process may use
+    /// (`available_parallelism` honours the cgroup CPU quota, so a pod's CPU limit counts).
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        })
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_path_buf(),
@@ -256,6 +270,7 @@ impl Config {
             &mut watched_files,
         ));
         let admin_recent = problems.keep(settings::admin_recent(raw.admin_recent));
+        let workers = problems.keep(settings::workers(raw.workers));
         let mut warnings = Vec::new();
         let defaults = route::Defaults {
             upstream: upstream.as_ref(),
@@ -286,6 +301,7 @@ impl Config {
             Some(max_body),
             Some(admin_token),
             Some(admin_recent),
+            Some(workers),
         ) = (
             listen,
             upstream,
@@ -299,6 +315,7 @@ impl Config {
             max_body,
             admin_token,
             admin_recent,
+            workers,
         )
         else {
             return Err(incomplete());
@@ -321,6 +338,7 @@ impl Config {
             spool,
             admin_token,
             admin_recent,
+            workers,
             routes,
             warnings,
             watched_files,

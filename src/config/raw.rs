@@ -29,6 +29,8 @@ pub(super) struct RawConfig {
     pub(super) spool: Option<RawSpool>,
     pub(super) admin_token: Option<RawAdminToken>,
     pub(super) admin_recent: Option<usize>,
+    /// Worker threads; default: the available cores.
+    pub(super) workers: Option<usize>,
     pub(super) routes: Vec<RawRoute>,
 }
 
@@ -96,6 +98,7 @@ pub(super) struct RawLimits {
     pub(super) send_timeout: Option<String>,
     pub(super) max_connections: Option<usize>,
     pub(super) h2_max_concurrent_streams: Option<u32>,
+    pub(super) upstream_idle_per_worker: Option<usize>,
 }
 
 /// A size as a bare byte count or a string with a binary suffix (`512KiB`, `1MiB`).

@@ -58,6 +58,25 @@ pub(super) fn admin_recent(value: Option<usize>) -> Result<usize, Problem> {
     }
 }
 
+/// More threads than this is a typo, not a machine: each worker holds a runtime and its own
+/// connections to the app.
+const MAX_WORKERS: usize = 1024;
+
+pub(super) fn workers(value: Option<usize>) -> Result<Option<usize>, Problem> {
+    match value {
+        None => Ok(None),
+        Some(n) if (1..=MAX_WORKERS).contains(&n) => Ok(Some(n)),
+        Some(_) => Err(invalid(
+            TOP,
+            "workers",
+            format!("must be from 1 to {MAX_WORKERS}; leave it out for one per available core"),
+        )),
+    }
+}
+
+/// Past this, idle connections per worker and upstream would outnumber the ports a host has.
+const MAX_UPSTREAM_IDLE_PER_WORKER: usize = 65_536;
+
 pub(super) fn upstream(text: Option<&str>) -> Result<Upstream, Problem> {
     let text = text.ok_or_else(|| {
         invalid(
@@ -203,6 +222,18 @@ pub(super) fn limits(raw: &RawLimits, problems: &mut Problems) -> Limits {
         raw.h2_max_concurrent_streams.map(|n| n as usize),
         defaults.h2_max_concurrent_streams as usize,
     );
+    let upstream_idle_per_worker = match raw.upstream_idle_per_worker {
+        Some(n) if n > MAX_UPSTREAM_IDLE_PER_WORKER => {
+            problems.push(invalid(
+                TOP,
+                "limits.upstream_idle_per_worker",
+                format!("must be from 0 to {MAX_UPSTREAM_IDLE_PER_WORKER}"),
+            ));
+            defaults.upstream_idle_per_worker
+        }
+        Some(n) => n,
+        None => defaults.upstream_idle_per_worker,
+    };
     Limits {
         header_timeout,
         idle_timeout,
@@ -212,6 +243,7 @@ pub(super) fn limits(raw: &RawLimits, problems: &mut Problems) -> Limits {
         max_connections,
         h2_max_concurrent_streams: u32::try_from(streams)
             .unwrap_or(defaults.h2_max_concurrent_streams),
+        upstream_idle_per_worker,
     }
 }
 

@@ -547,6 +547,57 @@ fn admin_recent_takes_effect_only_on_restart() {
 }
 
 #[test]
+fn workers_and_upstream_idle_are_bounded_and_take_effect_only_on_restart() {
+    let defaults = load(MINIMAL).expect("valid");
+    assert_eq!(defaults.workers, None);
+    assert!(defaults.worker_count() >= 1);
+    assert_eq!(defaults.limits.upstream_idle_per_worker, 256);
+    let set = load(&format!(
+        "workers: 2\nlimits: {{upstream_idle_per_worker: 0}}\n{MINIMAL}"
+    ))
+    .expect("valid");
+    assert_eq!((set.workers, set.worker_count()), (Some(2), 2));
+    assert_eq!(set.limits.upstream_idle_per_worker, 0);
+    for (yaml, key) in [
+        ("workers: 0", "key `workers`: must be from 1 to 1024"),
+        ("workers: 1025", "key `workers`: must be from 1 to 1024"),
+        (
+            "limits: {upstream_idle_per_worker: 70000}",
+            "key `limits.upstream_idle_per_worker`: must be from 0 to 65536",
+        ),
+    ] {
+        let text = error_text(&format!("{yaml}\n{MINIMAL}"));
+        assert!(text.contains(key), "{yaml}: {text}");
+    }
+    assert!(error_text(&format!("workers: -1\n{MINIMAL}")).contains("workers"));
+    let live = super::LiveConfig::new(load(MINIMAL).expect("valid"));
+    let more_workers = load(&format!("workers: 3\n{MINIMAL}")).expect("valid");
+    assert_eq!(
+        live.replace(more_workers).err(),
+        Some(super::RestartOnly::Workers)
+    );
+    let fewer_idle = load(&format!(
+        "limits: {{upstream_idle_per_worker: 8}}\n{MINIMAL}"
+    ))
+    .expect("valid");
+    assert_eq!(
+        live.replace(fewer_idle).err(),
+        Some(super::RestartOnly::UpstreamIdle)
+    );
+}
+
+#[test]
+fn unknown_keys_and_values_name_the_nearest_known_one() {
+    let key = error_text(&MINIMAL.replace("upstream:", "upstrem:"));
+    assert!(key.contains("unknown field `upstrem`"), "{key}");
+    assert!(key.contains("did you mean `upstream`?"), "{key}");
+    let value = error_text(&format!("log: {{format: jsn}}\n{MINIMAL}"));
+    assert!(value.contains("did you mean `json`?"), "{value}");
+    let preset = error_text(&MINIMAL.replace("drivewidget\n", "drivewidgit\n"));
+    assert!(preset.contains("did you mean \"drivewidget\"?"), "{preset}");
+}
+
+#[test]
 fn a_meta_route_holds_its_verify_token_and_a_basic_auth_route_its_logins() {
     let yaml = MINIMAL.replace(
         "provider: drivewidget",

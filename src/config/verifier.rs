@@ -89,7 +89,7 @@ pub(super) fn choose(choice: Choice<'_>) -> Result<Built, Problem> {
                 invalid(
                     place,
                     "provider",
-                    format!("unknown provider {provider:?}; `hookguard providers` lists them"),
+                    crate::suggest::unknown_provider(provider),
                 )
             })?;
             from_preset(&choice, preset)

@@ -153,6 +153,31 @@ fn config_with_secrets(dir: &std::path::Path) -> (String, String) {
     (config, drivewidget)
 }
 
+#[test]
+fn the_cpu_limit_matches_workers() {
+    let documents = documents();
+    let config = kind(&documents, "ConfigMap")["data"]["config.yaml"]
+        .as_str()
+        .expect("config.yaml");
+    let parsed: Value = serde_yaml::from_str(config).expect("config parses");
+    let workers = parsed["workers"]
+        .as_u64()
+        .expect("the sidecar states workers");
+    let pod = &kind(&documents, "Deployment")["spec"]["template"]["spec"];
+    let hookguard = pod["containers"]
+        .as_sequence()
+        .expect("containers")
+        .iter()
+        .find(|c| c["name"] == "hookguard")
+        .expect("hookguard container");
+    let cpu: u64 = hookguard["resources"]["limits"]["cpu"]
+        .as_str()
+        .expect("a CPU limit in whole cores")
+        .parse()
+        .expect("whole cores");
+    assert_eq!(cpu, workers, "one core per worker thread");
+}
+
 /// The hookguard container's memory limit, in bytes (`128Mi`).
 fn memory_limit() -> u64 {
     let documents = documents();

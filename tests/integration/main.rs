@@ -5,6 +5,7 @@ mod admin_api;
 mod answers;
 mod browser;
 mod cli;
+mod cli_habits;
 mod connections;
 mod deploy;
 mod dockerfile;

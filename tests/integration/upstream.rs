@@ -120,8 +120,13 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<(b
 }
 
 fn proxy_for(app: &ScriptedApp) -> Hookguard {
+    proxy_with(app, "")
+}
+
+/// The proxy with more top-level keys, such as `workers` or `limits`.
+fn proxy_with(app: &ScriptedApp, extra_top: &str) -> Hookguard {
     Hookguard::start(&format!(
-        "listen: 127.0.0.1:0\nupstream: http://{}\nroutes:\n  - path: /gh\n    provider: github\n    secrets: [{{value: {SECRET}}}]\n",
+        "listen: 127.0.0.1:0\nupstream: http://{}\n{extra_top}\nroutes:\n  - path: /gh\n    provider: github\n    secrets: [{{value: {SECRET}}}]\n",
         app.addr
     ))
 }
@@ -162,6 +167,18 @@ async fn deliveries_in_a_row_share_one_connection_to_the_app() {
     }
     assert_eq!(app.requests.load(Ordering::SeqCst), 10);
     assert_eq!(app.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn upstream_idle_per_worker_0_keeps_no_connection_to_the_app() {
+    let app = ScriptedApp::start(AfterAnswer::KeepOpen).await;
+    let proxy = proxy_with(&app, "workers: 1\nlimits: {upstream_idle_per_worker: 0}");
+    let mut client = TcpStream::connect(proxy.addr).await.expect("connect");
+    for _ in 0..3 {
+        deliver_ok(&mut client).await;
+    }
+    assert_eq!(app.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(app.connections.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
