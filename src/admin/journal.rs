@@ -228,6 +228,7 @@ mod tests {
             delivery: None,
             queued: None,
             event: None,
+            notes: Box::leak(Box::default()),
             status: n,
             latency_us: 1,
         }

@@ -29,5 +29,6 @@ mod slow;
 mod sns;
 mod startup;
 mod support;
+mod telemetry;
 mod upstream;
 mod vectors;
