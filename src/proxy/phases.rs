@@ -472,11 +472,7 @@ fn note_verdict(
     let notes = &mut exchange.notes;
     match verdict {
         Ok(()) => {
-            notes.secret = route
-                .verifier
-                .matching_secrets(view)
-                .ok()
-                .and_then(|positions| positions.first().copied());
+            notes.secret = route.verifier.matched_secret(view);
         }
         Err(Rejection::MissingSignature) => {
             notes.expected_signature = route.verifier.expected_signature();

@@ -268,6 +268,21 @@ impl Verifier {
         }
     }
 
+    /// The position of the first secret that verifies a request already verified: found without
+    /// verifying again where the route holds one secret, since that one must have matched.
+    pub fn matched_secret(&self, request: &RequestView<'_>) -> Option<usize> {
+        let held = match self {
+            Verifier::Signature(v) => v.keys.len(),
+            Verifier::Token(v) => v.token_count(),
+            Verifier::Jwt(v) => v.key_count(),
+            Verifier::Sns(_) => return None,
+        };
+        if held == 1 {
+            return Some(0);
+        }
+        self.matching_secrets(request).ok()?.first().copied()
+    }
+
     /// Where the route expects its signature or token, for the log line of a
     /// `missing_signature`: names from the config (`?param` for a query token), never a value.
     pub fn expected_signature(&self) -> Option<String> {
