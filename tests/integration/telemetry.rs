@@ -349,3 +349,34 @@ async fn metrics_give_the_build_the_process_dedup_rate_limits_and_the_last_reloa
     let (_, text) = proxy.admin_get("/metrics").await;
     assert_hygiene(&text, &[signature]);
 }
+
+#[tokio::test]
+async fn a_queued_delivery_and_its_attempts_log_under_the_same_json_names() {
+    let app = App::start().await;
+    let spool = tempfile::tempdir().expect("spool dir");
+    let config = format!(
+        "listen: 127.0.0.1:0\nupstream: {}\nlog: {{format: json}}\nspool: {{store: '{}'}}\nroutes:\n  - path: /gh\n    name: gh\n    provider: github\n    secrets: [{{value: {NEW}}}]\n    delivery: {{mode: queue}}\n",
+        app.url(),
+        spool.path().display()
+    );
+    let proxy = Hookguard::start(&config);
+    let headers = github_headers(NEW, BODY.as_bytes(), &[("X-GitHub-Delivery", "d-q")]);
+    assert_eq!(post(&proxy, "/gh", &headers).await, 200);
+    let queued = &request_events(&proxy, 1)[0];
+    assert_eq!(queued["hookguard.outcome"], "queued");
+    let id = queued["hookguard.queued"].as_str().expect("the spool id");
+    assert_eq!(queued["hookguard.delivery.id"], "d-q");
+    let mut seen = Vec::new();
+    app.collect(&mut seen, 1, Duration::from_secs(10)).await;
+    assert_eq!(seen.len(), 1, "the dispatcher delivered it");
+    let line = proxy.wait_for_log(r#""message":"delivery attempt""#);
+    let attempt: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(attempt["hookguard.route"], "gh");
+    assert_eq!(attempt["hookguard.id"], id);
+    assert_eq!(attempt["hookguard.attempt"], 1);
+    assert_eq!(attempt["http.response.status_code"], APP_STATUS);
+    assert_eq!(attempt["hookguard.result"], "delivered");
+    assert!(attempt.get("hookguard.error").is_none(), "{line}");
+    let signature = hmac_sha256_hex(NEW.as_bytes(), BODY.as_bytes());
+    assert_hygiene(&proxy.logs().join("\n"), &[signature]);
+}
