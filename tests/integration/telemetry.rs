@@ -172,6 +172,21 @@ async fn json_request_lines_use_opentelemetry_names_and_say_what_to_act_on() {
         "it did not verify"
     );
 
+    let (status, deliveries) = proxy.admin_get("/api/deliveries?route=svix").await;
+    assert_eq!(status, 200, "{deliveries}");
+    let deliveries: serde_json::Value = serde_json::from_str(&deliveries).expect("JSON");
+    let listed = deliveries["deliveries"].as_array().expect("a list");
+    let signed_entry = listed
+        .iter()
+        .find(|d| d["delivery"] == "msg_1")
+        .expect("msg_1 listed");
+    assert_eq!(signed_entry["delivery_signed"], true);
+    let stale_entry = listed
+        .iter()
+        .find(|d| d["delivery"] == "msg_2")
+        .expect("msg_2 listed");
+    assert_eq!(stale_entry["delivery_signed"], false);
+
     let gh_secret = |position: u32| {
         format!(r#"hookguard_secret_matches_total{{route="gh",secret="{position}"}}"#)
     };
