@@ -105,8 +105,10 @@ async fn json_request_lines_use_opentelemetry_names_and_say_what_to_act_on() {
     assert_eq!(post(&proxy, "/svix", &fresh).await, APP_STATUS);
     let (stale, stale_signature) = svix_headers("msg_2", now_secs() - 1000);
     assert_eq!(post(&proxy, "/svix", &stale).await, 401);
+    let (ahead, ahead_signature) = svix_headers("msg_3", now_secs() + 1000);
+    assert_eq!(post(&proxy, "/svix", &ahead).await, 401);
 
-    let events = request_events(&proxy, 5);
+    let events = request_events(&proxy, 6);
     let forwarded = event_with(&events, "/gh", APP_STATUS);
     assert_eq!(forwarded["hookguard.route"], "gh");
     assert_eq!(forwarded["http.request.method"], "POST");
@@ -162,7 +164,10 @@ async fn json_request_lines_use_opentelemetry_names_and_say_what_to_act_on() {
     );
     assert_eq!(signed["hookguard.secret"], 0);
 
-    let late = event_with(&events, "/svix", 401);
+    let late = events
+        .iter()
+        .find(|e| e["hookguard.reason"] == "stale_timestamp")
+        .expect("the stale line");
     assert_eq!(late["hookguard.reason"], "stale_timestamp");
     let age = late["hookguard.timestamp.age_s"].as_i64().expect("an age");
     assert!((1000..1010).contains(&age), "{age}");
@@ -171,6 +176,13 @@ async fn json_request_lines_use_opentelemetry_names_and_say_what_to_act_on() {
         late["hookguard.delivery.signed"], false,
         "it did not verify"
     );
+    let early = events
+        .iter()
+        .find(|e| e["hookguard.reason"] == "future_timestamp")
+        .expect("the future line");
+    let age = early["hookguard.timestamp.age_s"].as_i64().expect("an age");
+    assert!((-1000..-990).contains(&age), "ahead of the clock: {age}");
+    assert_eq!(early["hookguard.timestamp.tolerance_s"], 300);
 
     let (status, deliveries) = proxy.admin_get("/api/deliveries?route=svix").await;
     assert_eq!(status, 200, "{deliveries}");
@@ -200,7 +212,12 @@ async fn json_request_lines_use_opentelemetry_names_and_say_what_to_act_on() {
     );
     let (_, metrics) = proxy.admin_get("/metrics").await;
     let push_signature = hmac_sha256_hex(NEW.as_bytes(), BODY.as_bytes());
-    let signatures = [push_signature, fresh_signature, stale_signature];
+    let signatures = [
+        push_signature,
+        fresh_signature,
+        stale_signature,
+        ahead_signature,
+    ];
     assert_hygiene(&proxy.logs().join("\n"), &signatures);
     assert_hygiene(&metrics, &signatures);
 }
