@@ -46,6 +46,8 @@ pub struct Entry {
     pub status: u16,
     pub latency_us: u64,
     pub delivery: Option<Box<str>>,
+    /// A signature that verified covers the delivery id; otherwise it is the sender's claim.
+    pub delivery_signed: bool,
     pub event: Option<Box<str>>,
     /// The spool id of a queued delivery.
     pub id: Option<Box<str>>,
@@ -63,6 +65,7 @@ impl Entry {
             status: record.status,
             latency_us: record.latency_us,
             delivery: record.delivery.map(bounded),
+            delivery_signed: record.delivery.is_some() && record.notes.delivery_signed,
             event: record.event.map(bounded),
             id: record.queued.map(Into::into),
         }
@@ -80,6 +83,7 @@ impl Entry {
             "status": self.status,
             "latency_us": self.latency_us,
             "delivery": self.delivery.as_deref(),
+            "delivery_signed": self.delivery.as_ref().map(|_| self.delivery_signed),
             "event": self.event.as_deref(),
             "id": self.id.as_deref(),
         })
@@ -228,6 +232,7 @@ mod tests {
             delivery: None,
             queued: None,
             event: None,
+            notes: Box::leak(Box::default()),
             status: n,
             latency_us: 1,
         }

@@ -273,13 +273,14 @@ impl Attempt {
             attempt::send(&self.live, route, &delivery, number, policy.attempt_timeout).await;
         let (result, status, error, recorded) =
             self.record(policy, &delivery, number, verdict).await;
+        // Named as the request line is (OpenTelemetry's names in JSON, short ones in text).
         tracing::info!(
-            route = %route.name,
-            id = %delivery.id,
-            attempt = number,
-            status,
-            error,
-            result = %result,
+            hookguard.route = %route.name,
+            hookguard.id = %delivery.id,
+            hookguard.attempt = number,
+            http.response.status_code = status,
+            hookguard.error = error,
+            hookguard.result = %result,
             "delivery attempt"
         );
         self.metrics

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Request, Response, Uri};
+use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 
@@ -16,7 +16,9 @@ use crate::admin::Journal;
 use crate::clientip;
 use crate::config::Route;
 use crate::proxy::refusal::Refusal;
-use crate::telemetry::metrics::{FailureLabels, Label, Metrics, RequestLabels};
+use crate::telemetry::metrics::{
+    FailureLabels, Label, Metrics, RefusalLabels, RequestLabels, SecretLabels,
+};
 use crate::upstream::PooledBody;
 
 /// How a request ended: the `outcome` of its log line and metrics.
@@ -38,11 +40,31 @@ pub enum Outcome {
     Queued,
     /// Answered with a refusal; the reason says which.
     Refused,
+    /// 502: the app could not be reached or its answer was unusable.
+    UpstreamError,
+    /// 504: the app did not answer within `limits.upstream_timeout`.
+    UpstreamTimeout,
+    /// 409: the same delivery is with the app right now.
+    InFlight,
+    /// 503: something hookguard needs (dedup store, spool, a certificate) is not available.
+    Unavailable,
     /// The client left before hookguard answered.
     ClientClosed,
 }
 
 impl Outcome {
+    /// hookguard answered with an error of its own rather than the app's answer or a 200.
+    pub fn is_refusal(self) -> bool {
+        matches!(
+            self,
+            Outcome::Refused
+                | Outcome::UpstreamError
+                | Outcome::UpstreamTimeout
+                | Outcome::InFlight
+                | Outcome::Unavailable
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Forwarded => "forwarded",
@@ -53,6 +75,10 @@ impl Outcome {
             Outcome::Duplicate => "duplicate",
             Outcome::Queued => "queued",
             Outcome::Refused => "refused",
+            Outcome::UpstreamError => "upstream_error",
+            Outcome::UpstreamTimeout => "upstream_timeout",
+            Outcome::InFlight => "in_flight",
+            Outcome::Unavailable => "unavailable",
             Outcome::ClientClosed => "client_closed",
         }
     }
@@ -108,6 +134,15 @@ pub type Step<T = ()> = Result<T, Stop>;
 
 impl Finished {
     pub fn refused(refusal: Refusal) -> Self {
+        // The statuses an on-call engineer acts on differently from a refused request each have
+        // their own outcome: they are hookguard's or the app's trouble, not the sender's.
+        let outcome = match refusal.status() {
+            StatusCode::BAD_GATEWAY => Outcome::UpstreamError,
+            StatusCode::GATEWAY_TIMEOUT => Outcome::UpstreamTimeout,
+            StatusCode::CONFLICT => Outcome::InFlight,
+            StatusCode::SERVICE_UNAVAILABLE => Outcome::Unavailable,
+            _ => Outcome::Refused,
+        };
         Finished {
             reason: Some(refusal.reason()),
             verification_failure: match refusal {
@@ -117,7 +152,7 @@ impl Finished {
                 _ => None,
             },
             result: Err(refusal),
-            outcome: Outcome::Refused,
+            outcome,
         }
     }
 
@@ -167,6 +202,25 @@ impl Hop {
     }
 }
 
+/// What a request's log line says beyond its outcome, for an on-call engineer to act on. Names
+/// from the config, numbers and OS errors: never a secret, a signature, a token or a body.
+#[derive(Debug, Default, Clone)]
+pub struct Notes {
+    /// Where a `missing_signature` request should have carried its signature.
+    pub expected_signature: Option<String>,
+    /// A stale or future timestamp's age (negative: ahead) and the route's tolerance, in seconds.
+    pub timestamp_age_s: Option<i64>,
+    pub tolerance_s: Option<u64>,
+    /// The position in the route's `secrets` of the first that verified the delivery.
+    pub secret: Option<usize>,
+    /// The app's address (host and port), when it could not be reached or failed.
+    pub upstream_address: Option<String>,
+    /// Why, as the OS or the HTTP client said it.
+    pub upstream_error: Option<String>,
+    /// The delivery id is covered by a signature that verified.
+    pub delivery_signed: bool,
+}
+
 /// Delivery ids are the sender's, not secrets, but they are client input: bounded before logging.
 const MAX_LOGGED_DELIVERY_ID: usize = 128;
 
@@ -208,6 +262,7 @@ pub struct Exchange<'a> {
     pub event: Option<String>,
     /// hookguard's own id for a delivery spooled on a queue route.
     pub queued: Option<crate::delivery::DeliveryId>,
+    pub notes: Notes,
     finished: bool,
 }
 
@@ -234,6 +289,7 @@ impl<'a> Exchange<'a> {
             delivery: None,
             event: None,
             queued: None,
+            notes: Notes::default(),
             finished: false,
         }
     }
@@ -265,6 +321,7 @@ impl<'a> Exchange<'a> {
             .route
             .map_or(&self.metrics.unmatched_label, |r| &r.label);
         let delivery = self.delivery.as_deref().map(bounded_for_log);
+        let event = self.event.as_deref().map(bounded_for_log);
         let record = Record {
             at: self.now,
             route,
@@ -277,7 +334,8 @@ impl<'a> Exchange<'a> {
             verification_failure,
             delivery,
             queued: self.queued.as_ref().map(|id| id.as_str()),
-            event: self.event.as_deref(),
+            event,
+            notes: &self.notes,
             status,
             latency_us: u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
         };
@@ -319,6 +377,7 @@ pub struct Record<'e> {
     /// The spool id of a queued delivery.
     pub queued: Option<&'e str>,
     pub event: Option<&'e str>,
+    pub notes: &'e Notes,
     pub status: u16,
     pub latency_us: u64,
 }
@@ -333,6 +392,27 @@ impl Record<'_> {
                 status: self.status,
             })
             .inc();
+        if self.outcome.is_refusal() {
+            if let Some(reason) = self.reason {
+                metrics
+                    .refusals
+                    .get_or_create(&RefusalLabels {
+                        route: Label::clone(self.route),
+                        status: self.status,
+                        reason,
+                    })
+                    .inc();
+            }
+        }
+        if let Some(secret) = self.notes.secret {
+            metrics
+                .secret_matches
+                .get_or_create(&SecretLabels {
+                    route: Label::clone(self.route),
+                    secret,
+                })
+                .inc();
+        }
         if let Some(reason) = self.verification_failure {
             metrics
                 .verification_failures
@@ -344,18 +424,30 @@ impl Record<'_> {
         }
     }
 
+    /// One line under OpenTelemetry's semantic-convention names, hookguard's own under
+    /// `hookguard.`; an absent value is left out. The text layout shortens the names.
     fn log(&self) {
+        let notes = self.notes;
         tracing::info!(
-            route = %self.route,
-            method = %self.method,
-            path = %self.path,
-            peer = %self.peer,
-            outcome = %self.outcome.as_str(),
-            reason = %self.reason.unwrap_or("-"),
-            delivery = self.delivery.unwrap_or("-"),
-            queued = self.queued,
-            status = self.status,
-            latency_us = self.latency_us,
+            hookguard.route = %self.route,
+            http.request.method = %self.method,
+            url.path = %self.path,
+            network.peer.address = %self.peer,
+            client.address = self.client.map(tracing::field::display),
+            hookguard.outcome = %self.outcome.as_str(),
+            hookguard.reason = self.reason.map(tracing::field::display),
+            hookguard.signature.expected = notes.expected_signature.as_deref(),
+            hookguard.timestamp.age_s = notes.timestamp_age_s,
+            hookguard.timestamp.tolerance_s = notes.tolerance_s,
+            hookguard.secret = notes.secret.map(|at| at as u64),
+            hookguard.event.type = self.event,
+            hookguard.delivery.id = self.delivery,
+            hookguard.delivery.signed = self.delivery.map(|_| notes.delivery_signed),
+            hookguard.queued = self.queued,
+            hookguard.upstream.address = notes.upstream_address.as_deref(),
+            hookguard.upstream.error = notes.upstream_error.as_deref(),
+            http.response.status_code = self.status,
+            hookguard.latency_us = self.latency_us,
             "request"
         );
     }

@@ -23,7 +23,7 @@ use crate::delivery::{NewDelivery, Queue, SpoolError};
 use crate::outbound;
 use crate::proxy::refusal::Refusal;
 use crate::routing;
-use crate::telemetry::metrics::{Label, RouteLabels};
+use crate::telemetry::metrics::{DedupLabels, Label, RouteLabels};
 use crate::upstream::{self, PooledBody, UpstreamError};
 use crate::verify::handshake::{HandshakeRequest, Unsigned};
 use crate::verify::sns::SigningCertificate;
@@ -82,7 +82,7 @@ impl Proxy {
     ) -> Step<Finished> {
         let hop = admit_on_route(exchange, route, &parts)?;
         answer_unsigned_handshake(exchange, route, &parts)?;
-        precheck(route, &parts)?;
+        precheck(exchange, route, &parts)?;
         let body = read_body(exchange, body, route.max_body).await?;
         // Only SNS routes wait on I/O here (their signing certificate); every other route verifies
         // in place, as before.
@@ -187,7 +187,21 @@ impl Proxy {
         // Long enough for the app to answer; short enough that a crashed replica's claim does not
         // block the sender's retries for long.
         let in_flight = exchange.live.config.limits.upstream_timeout + Duration::from_secs(10);
-        match self.dedup.claim(&key, in_flight).await {
+        let claim = self.dedup.claim(&key, in_flight).await;
+        let result = match &claim {
+            Ok(Claim::Claimed(_)) => "claimed",
+            Ok(Claim::Duplicate) => "duplicate",
+            Ok(Claim::InFlight) => "in_flight",
+            Err(_) => "unavailable",
+        };
+        self.metrics
+            .dedup
+            .get_or_create(&DedupLabels {
+                route: Label::clone(&route.label),
+                result,
+            })
+            .inc();
+        match claim {
             Ok(Claim::Claimed(token)) => Ok(Some(Held { key, token, ttl })),
             Ok(Claim::Duplicate) => Err(Stop::answered(
                 Outcome::Duplicate,
@@ -205,7 +219,7 @@ impl Proxy {
     /// deliver: the one place the upstream request is built and sent.
     async fn deliver(
         &self,
-        exchange: &Exchange<'_>,
+        exchange: &mut Exchange<'_>,
         destination: Destination<'_>,
         parts: Parts,
         body: RawBody,
@@ -231,15 +245,34 @@ impl Proxy {
             })
             .observe(started.elapsed().as_secs_f64());
         // Dropping the timed-out request closes its connection, so the app's late answer is discarded.
-        let response = response
-            .map_err(|_| Refusal::UpstreamTimeout)?
-            .map_err(|error| {
-                tracing::warn!(error = %error, "upstream request failed");
-                match error {
+        let upstream_address = || {
+            let authority = &destination.upstream.authority;
+            match authority.port() {
+                Some(port) => format!("{}:{port}", authority.host()),
+                None => authority.host().to_owned(),
+            }
+        };
+        let response = match response {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
+                // On the request's own line, where the on-call engineer looks first.
+                exchange.notes.upstream_address = Some(upstream_address());
+                exchange.notes.upstream_error = Some(match &error {
+                    UpstreamError::Unreachable(cause) => {
+                        format!("cannot connect: {}", error_chain(cause.as_ref()))
+                    }
+                    UpstreamError::Failed(cause) => error_chain(cause),
+                });
+                return Err(match error {
                     UpstreamError::Unreachable(_) => Refusal::UpstreamUnreachable,
                     UpstreamError::Failed(_) => Refusal::UpstreamFailed,
-                }
-            })?;
+                });
+            }
+            Err(_) => {
+                exchange.notes.upstream_address = Some(upstream_address());
+                return Err(Refusal::UpstreamTimeout);
+            }
+        };
         let (mut parts, body) = response.into_parts();
         remove_hop_by_hop(&mut parts.headers);
         Ok(Response::from_parts(parts, body))
@@ -314,6 +347,22 @@ impl Proxy {
     }
 }
 
+/// An error and its causes, `outer: inner: os error`, so the OS's reason reaches the log line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        // Some errors repeat their cause in their own message.
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
 /// admit, for every request: the head checks, then the route. `None`: no route, and the config
 /// forwards unmatched requests.
 fn admit_head<'a>(exchange: &mut Exchange<'a>, parts: &Parts) -> Step<Option<&'a Route>> {
@@ -352,6 +401,13 @@ fn admit_on_route(exchange: &mut Exchange<'_>, route: &Route, parts: &Parts) -> 
     }
     if let Some(limiter) = &route.rate_limit {
         if let Err(retry_after) = limiter.check(hop.client, std::time::Instant::now()) {
+            exchange
+                .metrics
+                .rate_limited
+                .get_or_create(&RouteLabels {
+                    route: Label::clone(&route.label),
+                })
+                .inc();
             return Err(Stop::Refused(Refusal::RateLimited { retry_after }));
         }
     }
@@ -392,10 +448,42 @@ fn unauthenticated(route: &Route, why: Rejection) -> Refusal {
 }
 
 /// precheck: what needs no body, so a request without a signature is refused before it is read.
-fn precheck(route: &Route, parts: &Parts) -> Step {
+fn precheck(exchange: &mut Exchange<'_>, route: &Route, parts: &Parts) -> Step {
     match route.verifier.precheck(&parts.headers, parts.uri.query()) {
         Ok(()) => Ok(()),
-        Err(why) => judge(route, Err(why)).map(|_| ()),
+        Err(why) => {
+            if why == Rejection::MissingSignature {
+                exchange.notes.expected_signature = route.verifier.expected_signature();
+            }
+            judge(route, Err(why)).map(|_| ())
+        }
+    }
+}
+
+/// What the log line of a verified or rejected request says beyond its reason: the secret that
+/// matched, the header a missing signature belongs in, a stale timestamp's age. Worked out after
+/// the verdict, so the answer and its timing never depend on it.
+fn note_verdict(
+    exchange: &mut Exchange<'_>,
+    route: &Route,
+    view: &RequestView<'_>,
+    verdict: Result<(), Rejection>,
+) {
+    let notes = &mut exchange.notes;
+    match verdict {
+        Ok(()) => {
+            notes.secret = route.verifier.matched_secret(view);
+        }
+        Err(Rejection::MissingSignature) => {
+            notes.expected_signature = route.verifier.expected_signature();
+        }
+        Err(Rejection::StaleTimestamp | Rejection::FutureTimestamp) => {
+            if let Some((age, tolerance)) = route.verifier.timestamp_skew(view) {
+                notes.timestamp_age_s = Some(age);
+                notes.tolerance_s = Some(tolerance);
+            }
+        }
+        Err(_) => {}
     }
 }
 
@@ -432,12 +520,17 @@ fn verify(
         now: exchange.now,
     };
     let verdict = route.verifier.verify(&view);
+    note_verdict(exchange, route, &view, verdict);
     // Only a header-borne delivery id is recorded: reading one from the body would mean parsing a
-    // possibly large JSON document per request for a log field.
+    // possibly large JSON document per request for a log field. It is marked signed only where a
+    // signature that verified covers it; otherwise the log says it is the sender's unsigned claim.
     exchange.delivery = route.delivery_id_field.and_then(|field| match field {
         Field::Header(_) => field.read(&parts.headers, body),
         Field::Json(_) => None,
     });
+    exchange.notes.delivery_signed = verdict.is_ok()
+        && exchange.delivery.is_some()
+        && route.verifier.signed_delivery_id(&parts.headers) == exchange.delivery;
     judge(route, verdict)
 }
 
@@ -470,6 +563,8 @@ async fn verify_sns(
     let verdict = judge(route, message.verify(&certificate))?;
     if matches!(verdict, Verdict::Verified) {
         exchange.delivery = Some(message.message_id.clone());
+        // The MessageId is one of the fields SNS signs.
+        exchange.notes.delivery_signed = true;
     }
     let confirm = match verdict {
         Verdict::Verified => sns

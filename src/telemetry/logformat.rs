@@ -96,7 +96,7 @@ impl<W: Write> TextFields<'_, W> {
             self.out.write_char(' ')?;
         }
         if field.name() != "message" {
-            self.out.write_str(field.name())?;
+            self.out.write_str(text_name(field.name()))?;
             self.out.write_char('=')?;
         }
         Ok(())
@@ -143,6 +143,20 @@ impl<W: Write> Visit for TextFields<'_, W> {
                 .begin(field)
                 .and_then(|()| write!(Escaping(&mut *self.out), "{value:?}"));
         }
+    }
+}
+
+/// The short name a text line uses for a field logged under its OpenTelemetry name (the JSON
+/// layout keeps those): a person reads `status=502`, a pipeline `http.response.status_code`.
+fn text_name(name: &str) -> &str {
+    match name {
+        "http.request.method" => "method",
+        "url.path" => "path",
+        "network.peer.address" => "peer",
+        "client.address" => "client",
+        "http.response.status_code" => "status",
+        "user_agent.original" => "user_agent",
+        other => other.strip_prefix("hookguard.").unwrap_or(other),
     }
 }
 
@@ -401,6 +415,43 @@ mod tests {
         assert!(lines[0].ends_with(
             r"request\x0d path=/a\x0a2026-01-01T00:00:00Z  INFO forged peer=\x1b[2J\u{9b}"
         ));
+    }
+
+    #[test]
+    fn text_lines_shorten_the_opentelemetry_names_json_lines_keep() {
+        let log = || {
+            tracing::info!(
+                hookguard.route = "gh",
+                http.request.method = "POST",
+                http.response.status_code = 502u16,
+                hookguard.upstream.error = "cannot connect",
+                "request"
+            );
+        };
+        let text = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(text.clone())
+            .event_format(LineFormat::Text)
+            .finish();
+        tracing::subscriber::with_default(subscriber, log);
+        assert!(
+            text.lines()[0].ends_with(
+                r#"request route="gh" method="POST" status=502 upstream.error="cannot connect""#
+            ),
+            "{:?}",
+            text.lines()
+        );
+        let json = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(json.clone())
+            .event_format(LineFormat::Json)
+            .finish();
+        tracing::subscriber::with_default(subscriber, log);
+        let line: serde_json::Value = serde_json::from_str(&json.lines()[0]).expect("JSON");
+        assert_eq!(line["hookguard.route"], "gh");
+        assert_eq!(line["http.request.method"], "POST");
+        assert_eq!(line["http.response.status_code"], 502);
+        assert_eq!(line["hookguard.upstream.error"], "cannot connect");
     }
 
     #[test]

@@ -10,7 +10,16 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+
+use super::process::ProcessCollector;
+
+/// The commit the binary was built from, where the build said so.
+pub const COMMIT: &str = match option_env!("HOOKGUARD_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
 
 /// The route label of requests that matched no route.
 pub const UNMATCHED: &str = "-";
@@ -29,6 +38,34 @@ pub struct RequestLabels {
 pub struct FailureLabels {
     pub route: Label,
     pub reason: &'static str,
+}
+
+/// A refusal: its status and the reason its log line gives.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    pub route: Label,
+    pub status: u16,
+    pub reason: &'static str,
+}
+
+/// Which of a route's secrets verified a delivery, by position in its `secrets` list.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SecretLabels {
+    pub route: Label,
+    pub secret: usize,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DedupLabels {
+    pub route: Label,
+    /// `claimed`, `duplicate`, `in_flight` or `unavailable`.
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    commit: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -119,6 +156,12 @@ pub struct Metrics {
     pub upstream_duration: Family<RouteLabels, Histogram>,
     pub in_flight: Gauge<i64, AtomicI64>,
     pub reloads: Family<ReloadLabels, Counter>,
+    /// When the config in force was loaded: at start, then at each successful reload.
+    pub last_reload_success: Gauge<f64, AtomicU64>,
+    pub refusals: Family<RefusalLabels, Counter>,
+    pub secret_matches: Family<SecretLabels, Counter>,
+    pub dedup: Family<DedupLabels, Counter>,
+    pub rate_limited: Family<RouteLabels, Counter>,
     pub spool: SpoolMetrics,
     pub unmatched_label: Label,
 }
@@ -131,7 +174,18 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("hookguard");
+        let mut root = Registry::default();
+        // The process families keep their standard unprefixed names.
+        root.register_collector(Box::new(ProcessCollector::new()));
+        let registry = root.sub_registry_with_prefix("hookguard");
+        registry.register(
+            "build",
+            "The version and commit of this binary",
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                commit: COMMIT,
+            }),
+        );
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "requests",
@@ -144,9 +198,10 @@ impl Metrics {
             "Requests whose verification failed, by route and reason (shadow mode included)",
             verification_failures.clone(),
         );
-        // 0.5 ms to about 16 s: a local app answers in milliseconds, a slow one within upstream_timeout.
+        // 0.5 ms to about 66 s: a local app answers in milliseconds; the top buckets reach past the
+        // 30 s default upstream_timeout, so a raised timeout still shows where answers fall.
         let upstream_duration = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+            Histogram::new(exponential_buckets(0.0005, 2.0, 18))
         });
         registry.register(
             "upstream_duration_seconds",
@@ -169,11 +224,47 @@ impl Metrics {
         for result in ["success", "failure"] {
             drop(reloads.get_or_create(&ReloadLabels { result }));
         }
-        let spool = SpoolMetrics::register(&mut registry);
+        let last_reload_success = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "config_last_reload_success_timestamp_seconds",
+            "When the config in force was loaded, at start or by a reload, in seconds since the epoch",
+            last_reload_success.clone(),
+        );
+        last_reload_success.set(seconds_since_epoch());
+        let refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "refusals",
+            "Requests hookguard refused itself, by route, status and reason",
+            refusals.clone(),
+        );
+        let secret_matches = Family::<SecretLabels, Counter>::default();
+        registry.register(
+            "secret_matches",
+            "Verified deliveries by the position of the secret that verified them, so an unused rotation secret shows",
+            secret_matches.clone(),
+        );
+        let dedup = Family::<DedupLabels, Counter>::default();
+        registry.register(
+            "dedup_claims",
+            "Dedup claims on routes with dedup, by result (claimed, duplicate, in_flight, unavailable)",
+            dedup.clone(),
+        );
+        let rate_limited = Family::<RouteLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused by the route's rate_limit",
+            rate_limited.clone(),
+        );
+        let spool = SpoolMetrics::register(registry);
         Metrics {
+            last_reload_success,
+            refusals,
+            secret_matches,
+            dedup,
+            rate_limited,
             spool,
             unmatched_label: Arc::new(UNMATCHED.to_string()),
-            registry,
+            registry: root,
             requests,
             verification_failures,
             upstream_duration,
@@ -194,5 +285,14 @@ impl Metrics {
     pub fn reload(&self, succeeded: bool) {
         let result = if succeeded { "success" } else { "failure" };
         self.reloads.get_or_create(&ReloadLabels { result }).inc();
+        if succeeded {
+            self.last_reload_success.set(seconds_since_epoch());
+        }
     }
+}
+
+fn seconds_since_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
 }

@@ -202,6 +202,11 @@ impl JwtVerifier {
         })
     }
 
+    /// How many keys the route holds, expired ones included.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
     pub fn header(&self) -> &HeaderName {
         &self.header
     }

@@ -268,6 +268,46 @@ impl Verifier {
         }
     }
 
+    /// The position of the first secret that verifies a request already verified: found without
+    /// verifying again where the route holds one secret, since that one must have matched.
+    pub fn matched_secret(&self, request: &RequestView<'_>) -> Option<usize> {
+        let held = match self {
+            Verifier::Signature(v) => v.keys.len(),
+            Verifier::Token(v) => v.token_count(),
+            Verifier::Jwt(v) => v.key_count(),
+            Verifier::Sns(_) => return None,
+        };
+        if held == 1 {
+            return Some(0);
+        }
+        self.matching_secrets(request).ok()?.first().copied()
+    }
+
+    /// Where the route expects its signature or token, for the log line of a
+    /// `missing_signature`: names from the config (`?param` for a query token), never a value.
+    pub fn expected_signature(&self) -> Option<String> {
+        match self {
+            Verifier::Signature(v) => Some(v.scheme.expected_signature()),
+            Verifier::Token(v) => Some(match v.source() {
+                TokenSource::Query(param) => format!("?{param}"),
+                TokenSource::Header(name) => name.as_str().to_owned(),
+                TokenSource::Basic => http::header::AUTHORIZATION.as_str().to_owned(),
+            }),
+            Verifier::Jwt(v) => Some(v.header().as_str().to_owned()),
+            // SNS signs inside its JSON body.
+            Verifier::Sns(_) => None,
+        }
+    }
+
+    /// A signed timestamp's age and the route's tolerance, in seconds, for the log line of a
+    /// stale or future timestamp (signature schemes; a JWT's times are its own claims).
+    pub fn timestamp_skew(&self, request: &RequestView<'_>) -> Option<(i64, u64)> {
+        match self {
+            Verifier::Signature(v) => v.scheme.timestamp_skew(request),
+            _ => None,
+        }
+    }
+
     /// The checks that need no body, so a request without a signature is refused before it is read.
     pub fn precheck(&self, headers: &HeaderMap, query: Option<&str>) -> Result<(), Rejection> {
         match self {

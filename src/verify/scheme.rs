@@ -280,6 +280,32 @@ impl Scheme {
             .find(|set| set.signatures.iter().any(|name| headers.contains_key(name)))
     }
 
+    /// Where this scheme looks for its signature, for the log line of a `missing_signature`: the
+    /// configured header names (or the body's JSON pointer), never anything the request sent.
+    pub fn expected_signature(&self) -> String {
+        if let Some(pointer) = &self.signature_in_body {
+            return format!("body:{pointer}");
+        }
+        let names: Vec<&str> = self
+            .header_sets
+            .iter()
+            .flat_map(|set| set.signatures.iter().map(HeaderName::as_str))
+            .collect();
+        names.join(",")
+    }
+
+    /// The request's signed timestamp's age and the scheme's tolerance, in seconds, for the log
+    /// line of a stale or future timestamp. Read again from the request only on that path.
+    pub fn timestamp_skew(&self, request: &RequestView<'_>) -> Option<(i64, u64)> {
+        let rule = self.timestamp.as_ref()?;
+        let tolerance = rule.tolerance?.as_secs();
+        let json = LazyJson::new(request.body);
+        let Found { set, groups } = self.find_signatures(request.headers, &json).ok()?;
+        let group = groups.into_iter().next()?;
+        let age = rule.age(set, group.field_timestamp, request, &json)?;
+        Some((age, tolerance))
+    }
+
     /// The checks that need no body: the signature header is there (when it lives in a header).
     pub fn precheck(&self, headers: &HeaderMap) -> Result<(), Rejection> {
         if self.signature_in_body.is_some() {

@@ -131,6 +131,11 @@ impl TokenVerifier {
 
     /// The positions of the active tokens equal to the request's, for `hookguard explain`; each
     /// compared by digest in constant time, as `verify` does.
+    /// How many tokens the route holds, expired ones included.
+    pub fn token_count(&self) -> usize {
+        self.digests.len()
+    }
+
     pub fn matching_tokens(
         &self,
         headers: &HeaderMap,

@@ -67,7 +67,7 @@ async fn an_app_slower_than_upstream_timeout_is_504() {
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(2),
         "{waited:?}"
     );
-    proxy.wait_for_log("reason=upstream_timeout");
+    proxy.wait_for_log("outcome=upstream_timeout reason=upstream_timeout");
     // A 504 is not a 2xx, so the provider retries and nothing is lost. A prompt answer on the same
     // proxy is unaffected.
     let quick = send_raw(

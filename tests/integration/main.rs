@@ -30,5 +30,6 @@ mod slow;
 mod sns;
 mod startup;
 mod support;
+mod telemetry;
 mod upstream;
 mod vectors;

@@ -65,6 +65,7 @@ async fn a_duplicate_while_the_first_is_in_flight_gets_409() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     let second = send_raw(proxy.addr, &delivery(body, &[])).await;
     assert_eq!(second.status, 409, "the sender retries later");
+    proxy.wait_for_log("outcome=in_flight reason=duplicate_in_flight");
     assert_eq!(first.await.expect("first").status, APP_STATUS);
     assert_eq!(
         send_raw(proxy.addr, &delivery(body, &[])).await.status,
@@ -154,5 +155,5 @@ async fn two_processes_sharing_redis_forward_a_duplicate_once_and_fail_closed_wi
     let unreachable = send_raw(second.addr, &delivery(br#"{"delivery":"after"}"#, &[])).await;
     assert_eq!(unreachable.status, 503);
     assert!(app.take().is_empty(), "nothing is forwarded unchecked");
-    second.wait_for_log("reason=dedup_unavailable");
+    second.wait_for_log("outcome=unavailable reason=dedup_unavailable");
 }

@@ -64,7 +64,9 @@ const REASONS = {
 };
 
 const GOOD = new Set(["forwarded", "queued", "handshake", "duplicate", "ignored_event"]);
-const BAD = new Set(["refused", "client_closed"]);
+const BAD = new Set([
+  "refused", "upstream_error", "upstream_timeout", "in_flight", "unavailable", "client_closed",
+]);
 
 const $ = (id) => document.getElementById(id);
 let token = sessionStorage.getItem(TOKEN_KEY) || "";

@@ -51,7 +51,33 @@ impl TimestampRule {
         request: &RequestView<'_>,
         json: &LazyJson<'_>,
     ) -> Result<Vec<u8>, Rejection> {
-        let text = match &self.source {
+        let text = self.text(set, field_timestamp, request, json)?;
+        self.check_freshness(&text, request.now)?;
+        Ok(text)
+    }
+
+    /// The signed timestamp's age in seconds at `request.now` (negative: ahead of the clock), for
+    /// the log line of a stale or future timestamp; `None` where it cannot be read.
+    pub(super) fn age(
+        &self,
+        set: Option<&HeaderSet>,
+        field_timestamp: Option<Vec<u8>>,
+        request: &RequestView<'_>,
+        json: &LazyJson<'_>,
+    ) -> Option<i64> {
+        let text = self.text(set, field_timestamp, request, json).ok()?;
+        let parsed = parse_timestamp(std::str::from_utf8(&text).ok()?.trim(), self.unit)?;
+        Some(seconds_since_epoch(request.now).saturating_sub(parsed))
+    }
+
+    fn text(
+        &self,
+        set: Option<&HeaderSet>,
+        field_timestamp: Option<Vec<u8>>,
+        request: &RequestView<'_>,
+        json: &LazyJson<'_>,
+    ) -> Result<Vec<u8>, Rejection> {
+        match &self.source {
             TimestampSource::Header => {
                 let name = set
                     .and_then(|s| s.timestamp.as_ref())
@@ -61,9 +87,7 @@ impl TimestampRule {
             TimestampSource::SignatureField => field_timestamp,
             TimestampSource::Json(pointer) => json.text(pointer).map(String::into_bytes),
         }
-        .ok_or(Rejection::MissingTimestamp)?;
-        self.check_freshness(&text, request.now)?;
-        Ok(text)
+        .ok_or(Rejection::MissingTimestamp)
     }
 
     fn check_freshness(&self, text: &[u8], now: SystemTime) -> Result<(), Rejection> {
