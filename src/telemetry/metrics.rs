@@ -15,12 +15,6 @@ use prometheus_client::registry::Registry;
 
 use super::process::ProcessCollector;
 
-/// The commit the binary was built from, where the build said so.
-pub const COMMIT: &str = match option_env!("HOOKGUARD_COMMIT") {
-    Some(commit) => commit,
-    None => "unknown",
-};
-
 /// The route label of requests that matched no route.
 pub const UNMATCHED: &str = "-";
 
@@ -183,7 +177,7 @@ impl Metrics {
             "The version and commit of this binary",
             Info::new(BuildLabels {
                 version: env!("CARGO_PKG_VERSION"),
-                commit: COMMIT,
+                commit: crate::COMMIT,
             }),
         );
         let requests = Family::<RequestLabels, Counter>::default();
