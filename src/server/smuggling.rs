@@ -289,6 +289,20 @@ impl Tracker {
     }
 }
 
+/// The verdicts a fresh tracker records for a connection that delivers `reads` in turn (fuzzing).
+pub(crate) fn verdicts_for_reads<'a>(reads: impl IntoIterator<Item = &'a [u8]>) -> Vec<bool> {
+    let verdicts = HeadVerdicts::default();
+    let mut tracker = Tracker {
+        state: State::Head(Vec::new()),
+        verdicts: verdicts.clone(),
+    };
+    for read in reads {
+        tracker.feed(read);
+    }
+    let recorded = verdicts.0.lock().map(|v| v.iter().copied().collect());
+    recorded.unwrap_or_default()
+}
+
 /// A connection whose reads are followed by a [`Tracker`]; writes pass straight through.
 pub struct SniffedIo<T> {
     inner: T,
