@@ -31,6 +31,7 @@
 //!   the other's internals: [`body`] (a body as its chunks), [`routing`] (canonical paths and
 //!   route patterns), [`clientip`] (CIDRs and the client behind trusted proxies) and [`ratelimit`]
 //!   (token buckets).
+//! - `fuzzing` (hidden): entry points for the cargo-fuzz targets under `fuzz/`, not an API.
 #![forbid(unsafe_code)]
 
 /// The git commit this build came from (`git rev-parse --short HEAD`, by build.rs), or `unknown`
@@ -44,6 +45,8 @@ pub mod clientip;
 pub mod config;
 pub mod dedup;
 pub mod delivery;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod memory;
 pub mod outbound;
 pub mod proxy;

@@ -289,6 +289,21 @@ impl Tracker {
     }
 }
 
+/// The verdicts a fresh tracker records for a connection that delivers `reads` in turn (for the
+/// tests and the fuzz target).
+pub(crate) fn verdicts_for_reads<'a>(reads: impl IntoIterator<Item = &'a [u8]>) -> Vec<bool> {
+    let verdicts = HeadVerdicts::default();
+    let mut tracker = Tracker {
+        state: State::Head(Vec::new()),
+        verdicts: verdicts.clone(),
+    };
+    for read in reads {
+        tracker.feed(read);
+    }
+    let recorded = verdicts.0.lock().map(|v| v.iter().copied().collect());
+    recorded.unwrap_or_default()
+}
+
 /// A connection whose reads are followed by a [`Tracker`]; writes pass straight through.
 pub struct SniffedIo<T> {
     inner: T,
@@ -389,16 +404,7 @@ mod tests {
 
     /// Feeds `stream` in pieces of `step` bytes and returns the verdicts recorded.
     fn verdicts(stream: &[u8], step: usize) -> Vec<bool> {
-        let verdicts = HeadVerdicts::default();
-        let mut tracker = Tracker {
-            state: State::Head(Vec::new()),
-            verdicts: verdicts.clone(),
-        };
-        for piece in stream.chunks(step) {
-            tracker.feed(piece);
-        }
-        let recorded = verdicts.0.lock().expect("lock").iter().copied().collect();
-        recorded
+        verdicts_for_reads(stream.chunks(step))
     }
 
     const PIPELINE: &[u8] = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
@@ -449,22 +455,17 @@ mod properties {
     use proptest::prelude::*;
 
     fn verdicts_in_pieces(stream: &[u8], cuts: &[usize]) -> Vec<bool> {
-        let verdicts = HeadVerdicts::default();
-        let mut tracker = Tracker {
-            state: State::Head(Vec::new()),
-            verdicts: verdicts.clone(),
-        };
-        let mut start = 0;
         let mut points: Vec<usize> = cuts.iter().map(|c| c % (stream.len() + 1)).collect();
         points.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut start = 0;
         for point in points.into_iter().chain([stream.len()]) {
             if point > start {
-                tracker.feed(&stream[start..point]);
+                pieces.push(&stream[start..point]);
                 start = point;
             }
         }
-        let recorded = verdicts.0.lock().expect("lock").iter().copied().collect();
-        recorded
+        verdicts_for_reads(pieces)
     }
 
     /// Requests built from parts that exercise every framing, so the property meets real heads.
