@@ -37,6 +37,14 @@ fn kind<'d>(documents: &'d [Value], kind: &str) -> &'d Value {
         .unwrap_or_else(|| panic!("no {kind}"))
 }
 
+/// The hookguard config its ConfigMap carries, parsed.
+fn config_of(documents: &[Value]) -> Value {
+    let text = kind(documents, "ConfigMap")["data"]["config.yaml"]
+        .as_str()
+        .expect("config.yaml");
+    serde_yaml::from_str(text).expect("config parses")
+}
+
 #[test]
 fn the_configmap_config_passes_check_with_the_secret_files_in_place() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -64,10 +72,7 @@ fn the_configmap_config_passes_check_with_the_secret_files_in_place() {
 #[test]
 fn the_deployment_keeps_the_sidecar_properties() {
     let documents = documents();
-    let config = kind(&documents, "ConfigMap")["data"]["config.yaml"]
-        .as_str()
-        .expect("config.yaml");
-    let parsed: Value = serde_yaml::from_str(config).expect("config parses");
+    let parsed = config_of(&documents);
     let grace =
         humantime::parse_duration(parsed["shutdown_grace"].as_str().expect("shutdown_grace"))
             .expect("duration");
@@ -156,10 +161,7 @@ fn config_with_secrets(dir: &std::path::Path) -> (String, String) {
 #[test]
 fn the_cpu_limit_matches_workers() {
     let documents = documents();
-    let config = kind(&documents, "ConfigMap")["data"]["config.yaml"]
-        .as_str()
-        .expect("config.yaml");
-    let parsed: Value = serde_yaml::from_str(config).expect("config parses");
+    let parsed = config_of(&documents);
     let workers = parsed["workers"]
         .as_u64()
         .expect("the sidecar states workers");
@@ -314,10 +316,7 @@ async fn slowloris_against_the_sidecar_settings_stays_within_the_counted_memory(
 #[test]
 fn the_spool_sits_on_a_writable_volume_larger_than_max_bytes() {
     let documents = documents();
-    let config = kind(&documents, "ConfigMap")["data"]["config.yaml"]
-        .as_str()
-        .expect("config.yaml");
-    let parsed: Value = serde_yaml::from_str(config).expect("config parses");
+    let parsed = config_of(&documents);
     let store = parsed["spool"]["store"].as_str().expect("spool.store");
     let max_bytes = parse_quantity(parsed["spool"]["max_bytes"].as_str().expect("max_bytes"));
     let queued = parsed["routes"]
