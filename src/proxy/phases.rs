@@ -467,12 +467,12 @@ fn note_verdict(
     exchange: &mut Exchange<'_>,
     route: &Route,
     view: &RequestView<'_>,
-    verdict: Result<(), Rejection>,
+    verdict: Result<Option<usize>, Rejection>,
 ) {
     let notes = &mut exchange.notes;
     match verdict {
-        Ok(()) => {
-            notes.secret = route.verifier.matched_secret(view);
+        Ok(secret) => {
+            notes.secret = secret;
         }
         Err(Rejection::MissingSignature) => {
             notes.expected_signature = route.verifier.expected_signature();
@@ -519,8 +519,9 @@ fn verify(
         public_url: route.public_url.as_deref(),
         now: exchange.now,
     };
-    let verdict = route.verifier.verify(&view);
+    let verdict = route.verifier.verify_matched(&view);
     note_verdict(exchange, route, &view, verdict);
+    let verdict = verdict.map(|_| ());
     // Only a header-borne delivery id is recorded: reading one from the body would mean parsing a
     // possibly large JSON document per request for a log field. It is marked signed only where a
     // signature that verified covers it; otherwise the log says it is the sender's unsigned claim.

@@ -175,24 +175,20 @@ impl SignatureVerifier {
     }
 
     pub fn verify(&self, request: &RequestView<'_>) -> Result<(), Rejection> {
+        self.verify_matched(request).map(|_| ())
+    }
+
+    /// Verifies, and says which secret matched: the first active one, by position. Every active key
+    /// is tried on every set and the position is chosen in constant time, so timing does not say
+    /// which one matched.
+    pub fn verify_matched(&self, request: &RequestView<'_>) -> Result<usize, Rejection> {
         let prepared = self.scheme.prepare(request)?;
-        let mut active = self
+        let active = self
             .keys
             .iter()
-            .filter(|key| key.is_active(request.now))
-            .peekable();
-        if active.peek().is_none() {
-            return Err(Rejection::NoActiveSecret);
-        }
-        // Every active key is tried on every set, so timing does not say which one matched.
-        let matched = active.fold(Choice::from(0), |any, key| {
-            any | matches_any(key, &prepared)
-        });
-        if bool::from(matched) {
-            Ok(())
-        } else {
-            Err(Rejection::SignatureMismatch)
-        }
+            .enumerate()
+            .filter(|(_, key)| key.is_active(request.now));
+        first_match(active.map(|(i, key)| (i, matches_any(key, &prepared))))
     }
 
     /// The positions of the active secrets that verify this request, each tried on its own, for
@@ -237,6 +233,30 @@ impl SignatureVerifier {
 }
 
 /// Whether `key` verifies any of the request's signature sets; every set is tried.
+/// The position of the first candidate that matched, selected without a branch on which one did;
+/// `NoActiveSecret` when there were none to try.
+pub(crate) fn first_match(
+    candidates: impl Iterator<Item = (usize, Choice)>,
+) -> Result<usize, Rejection> {
+    use subtle::ConditionallySelectable;
+    let mut tried = false;
+    let mut matched = Choice::from(0);
+    let mut position = 0u64;
+    for (i, here) in candidates {
+        tried = true;
+        position.conditional_assign(&(i as u64), here & !matched);
+        matched |= here;
+    }
+    if !tried {
+        return Err(Rejection::NoActiveSecret);
+    }
+    if bool::from(matched) {
+        usize::try_from(position).map_err(|_| Rejection::SignatureMismatch)
+    } else {
+        Err(Rejection::SignatureMismatch)
+    }
+}
+
 fn matches_any(key: &Key, prepared: &scheme::Prepared<'_>) -> Choice {
     prepared
         .attempts
@@ -268,19 +288,20 @@ impl Verifier {
         }
     }
 
-    /// The position of the first secret that verifies a request already verified: found without
-    /// verifying again where the route holds one secret, since that one must have matched.
-    pub fn matched_secret(&self, request: &RequestView<'_>) -> Option<usize> {
-        let held = match self {
-            Verifier::Signature(v) => v.keys.len(),
-            Verifier::Token(v) => v.token_count(),
-            Verifier::Jwt(v) => v.key_count(),
-            Verifier::Sns(_) => return None,
-        };
-        if held == 1 {
-            return Some(0);
+    /// Verifies, and says which secret matched where the one pass can tell: for signatures and
+    /// tokens always; for a JWT route only when it holds one secret (its keys are tried by the JWT
+    /// library, which does not say which); never for SNS, whose key is the fetched certificate.
+    pub fn verify_matched(&self, request: &RequestView<'_>) -> Result<Option<usize>, Rejection> {
+        match self {
+            Verifier::Signature(v) => v.verify_matched(request).map(Some),
+            Verifier::Token(v) => v
+                .verify_matched(request.headers, request.query, request.now)
+                .map(Some),
+            Verifier::Jwt(v) => v
+                .verify(request.headers, request.body, request.now)
+                .map(|()| (v.key_count() == 1).then_some(0)),
+            Verifier::Sns(v) => v.verify(request).map(|()| None),
         }
-        self.matching_secrets(request).ok()?.first().copied()
     }
 
     /// Where the route expects its signature or token, for the log line of a
@@ -377,5 +398,29 @@ impl Verifier {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod first_match_tests {
+    use super::*;
+
+    #[test]
+    fn the_first_matching_position_is_chosen_and_nothing_tried_is_no_active_secret() {
+        let yes = || Choice::from(1);
+        let no = || Choice::from(0);
+        assert_eq!(
+            first_match([(0, no()), (2, yes()), (3, yes())].into_iter()),
+            Ok(2)
+        );
+        assert_eq!(first_match([(0, yes()), (1, yes())].into_iter()), Ok(0));
+        assert_eq!(
+            first_match([(0, no()), (1, no())].into_iter()),
+            Err(Rejection::SignatureMismatch)
+        );
+        assert_eq!(
+            first_match(std::iter::empty()),
+            Err(Rejection::NoActiveSecret)
+        );
     }
 }

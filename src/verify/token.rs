@@ -9,7 +9,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName};
 use percent_encoding::percent_decode;
 use sha2::{Digest, Sha256};
-use subtle::{Choice, ConstantTimeEq};
+use subtle::ConstantTimeEq;
 
 use super::{Rejection, Secret};
 
@@ -159,23 +159,23 @@ impl TokenVerifier {
         query: Option<&str>,
         now: SystemTime,
     ) -> Result<(), Rejection> {
+        self.verify_matched(headers, query, now).map(|_| ())
+    }
+
+    /// Verifies, and says which token matched, by position, chosen in constant time.
+    pub fn verify_matched(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        now: SystemTime,
+    ) -> Result<usize, Rejection> {
         let candidate: [u8; 32] = Sha256::digest(self.token(headers, query)?).into();
-        let mut active = self
+        let active = self
             .digests
             .iter()
-            .filter(|(_, limit)| limit.is_none_or(|l| now <= l))
-            .peekable();
-        if active.peek().is_none() {
-            return Err(Rejection::NoActiveSecret);
-        }
-        let matched = active.fold(Choice::from(0), |any, (digest, _)| {
-            any | digest.ct_eq(&candidate)
-        });
-        if bool::from(matched) {
-            Ok(())
-        } else {
-            Err(Rejection::SignatureMismatch)
-        }
+            .enumerate()
+            .filter(|(_, (_, limit))| limit.is_none_or(|l| now <= l));
+        super::first_match(active.map(|(i, (digest, _))| (i, digest.ct_eq(&candidate))))
     }
 
     /// The query without a query token, every other pair kept raw and in order; `None` when empty.
