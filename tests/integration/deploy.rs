@@ -37,6 +37,16 @@ fn kind<'d>(documents: &'d [Value], kind: &str) -> &'d Value {
         .unwrap_or_else(|| panic!("no {kind}"))
 }
 
+/// The Deployment's hookguard container.
+fn hookguard_container(documents: &[Value]) -> &Value {
+    kind(documents, "Deployment")["spec"]["template"]["spec"]["containers"]
+        .as_sequence()
+        .expect("containers")
+        .iter()
+        .find(|c| c["name"] == "hookguard")
+        .expect("hookguard container")
+}
+
 /// The hookguard config its ConfigMap carries, parsed.
 fn config_of(documents: &[Value]) -> Value {
     let text = kind(documents, "ConfigMap")["data"]["config.yaml"]
@@ -165,13 +175,7 @@ fn the_cpu_limit_matches_workers() {
     let workers = parsed["workers"]
         .as_u64()
         .expect("the sidecar states workers");
-    let pod = &kind(&documents, "Deployment")["spec"]["template"]["spec"];
-    let hookguard = pod["containers"]
-        .as_sequence()
-        .expect("containers")
-        .iter()
-        .find(|c| c["name"] == "hookguard")
-        .expect("hookguard container");
+    let hookguard = hookguard_container(&documents);
     let cpu: u64 = hookguard["resources"]["limits"]["cpu"]
         .as_str()
         .expect("a CPU limit in whole cores")
@@ -183,13 +187,7 @@ fn the_cpu_limit_matches_workers() {
 /// The hookguard container's memory limit, in bytes (`128Mi`).
 fn memory_limit() -> u64 {
     let documents = documents();
-    let pod = &kind(&documents, "Deployment")["spec"]["template"]["spec"];
-    let hookguard = pod["containers"]
-        .as_sequence()
-        .expect("containers")
-        .iter()
-        .find(|c| c["name"] == "hookguard")
-        .expect("hookguard container");
+    let hookguard = hookguard_container(&documents);
     let limit = hookguard["resources"]["limits"]["memory"]
         .as_str()
         .expect("memory limit");
@@ -326,13 +324,7 @@ fn the_spool_sits_on_a_writable_volume_larger_than_max_bytes() {
         .any(|route| route["delivery"]["mode"] == "queue");
     assert!(queued, "the example shows a queue route");
 
-    let pod = &kind(&documents, "Deployment")["spec"]["template"]["spec"];
-    let hookguard = pod["containers"]
-        .as_sequence()
-        .expect("containers")
-        .iter()
-        .find(|c| c["name"] == "hookguard")
-        .expect("hookguard container");
+    let hookguard = hookguard_container(&documents);
     let mount = hookguard["volumeMounts"]
         .as_sequence()
         .expect("mounts")
@@ -340,6 +332,7 @@ fn the_spool_sits_on_a_writable_volume_larger_than_max_bytes() {
         .find(|m| m["mountPath"] == store)
         .expect("the spool directory is a mount");
     assert!(mount["readOnly"].is_null() || mount["readOnly"] == false);
+    let pod = &kind(&documents, "Deployment")["spec"]["template"]["spec"];
     let volume = pod["volumes"]
         .as_sequence()
         .expect("volumes")
