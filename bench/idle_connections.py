@@ -8,8 +8,10 @@ process ids) before the first connection and after the last answer. Prints one J
     bench/idle_connections.py --port 18303 --count 1000 --pid 1234 \
         --path /webhooks/drivewidget --body body-1024 --header "X-DriveWidget-Signature: sha256=..."
 
-Several --pid options sum the processes (nginx's master and workers). Raises its own open-file limit
-to the hard limit; the server's limit must allow COUNT connections too.
+Several --pid options sum the processes (nginx's master and workers). Several --count options measure
+at each count in turn, keeping the earlier connections open: --count 1000 --count 10000 reads RSS with
+1,000 and then with 10,000 connections open; "steps" in the output holds each. Raises its own open-file
+limit to the hard limit; the server's limit must allow COUNT connections too.
 """
 import argparse
 import asyncio
@@ -61,38 +63,45 @@ async def open_one(port, request, held, statuses):
 
 async def main(args):
     request = request_bytes(args)
+    counts = sorted(set(args.count))
     before = rss_kib(args.pid)
-    held, statuses = [], []
+    held, statuses, steps = [], [], []
     started = time.monotonic()
-    # In batches, so the server's accept queue (1024 here) never overflows.
-    for first in range(0, args.count, args.batch):
-        batch = range(first, min(first + args.batch, args.count))
-        await asyncio.gather(*(open_one(args.port, request, held, statuses) for _ in batch))
+    for count in counts:
+        # In batches, so the server's accept queue (1024 here) never overflows.
+        for first in range(len(held), count, args.batch):
+            batch = range(first, min(first + args.batch, count))
+            await asyncio.gather(*(open_one(args.port, request, held, statuses) for _ in batch))
+        # Let the servers finish what they do after an answer (freeing request state, returning
+        # connections to the app to their pools) before reading their memory.
+        await asyncio.sleep(args.settle)
+        rss = rss_kib(args.pid)
+        steps.append({"count": count, "rss_kib": rss, "still_open": sum(1 for reader, _ in held if not reader.at_eof()),
+                      "bytes_per_connection": round((rss - before) * 1024 / count) if count else 0})
     opened = time.monotonic() - started
-    # Let the servers finish what they do after an answer (freeing request state, returning
-    # connections to the app to their pools) before reading their memory.
-    await asyncio.sleep(args.settle)
-    after = rss_kib(args.pid)
-    still_open = sum(1 for reader, _ in held if not reader.at_eof())
+    after = steps[-1]["rss_kib"]
+    still_open = steps[-1]["still_open"]
     for _, writer in held:
         writer.close()
     ok = sum(1 for status in statuses if 200 <= status < 300)
+    count = counts[-1]
     print(json.dumps({
-        "count": args.count,
+        "count": count,
         "answered_2xx": ok,
         "still_open": still_open,
         "rss_before_kib": before,
         "rss_after_kib": after,
-        "bytes_per_connection": round((after - before) * 1024 / args.count) if args.count else 0,
+        "bytes_per_connection": steps[-1]["bytes_per_connection"],
         "open_seconds": round(opened, 2),
+        "steps": steps,
     }))
-    return 0 if ok == args.count and still_open == args.count else 1
+    return 0 if ok == count and still_open == count else 1
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--count", type=int, action="append", required=True)
     parser.add_argument("--pid", type=int, action="append", required=True)
     parser.add_argument("--path", default="/")
     parser.add_argument("--method", default="POST")
