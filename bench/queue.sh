@@ -7,6 +7,7 @@
 #
 #   bench/queue.sh                                   # 10 s per case, 6 rounds (about 3 minutes)
 #   BENCH_SECONDS=2 BENCH_ROUNDS=1 bench/queue.sh --smoke
+#   BENCH_OUT=file bench/queue.sh                    # writes its section into that file (run.sh does)
 #
 # bench/run.sh calls it at the end. The spool lives under /var/tmp: on the disk, not on a tmpfs.
 set -euo pipefail
@@ -130,6 +131,6 @@ for round in $(seq 1 "$ROUNDS"); do
   fi
 done
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-OUT=BENCHMARKS.md
-[ "$SMOKE" = 1 ] && OUT=$DIR/BENCHMARKS.md && touch "$OUT"
+OUT=${BENCH_OUT:-BENCHMARKS.md}
+[ "$SMOKE" = 1 ] && [ -z "${BENCH_OUT:-}" ] && OUT=$DIR/BENCHMARKS.md && touch "$OUT"
 python3 bench/queue_report.py "$RESULTS" "$OUT" "$SECONDS_PER_CASE" "$ROUNDS" "$CONNECTIONS" "$COMMIT"
