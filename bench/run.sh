@@ -57,6 +57,9 @@ EXPECTED=$(awk -v r="$ROUNDS" -v s="$SECONDS_PER_CASE" -v n="${#SIZES[@]}" -v c=
 echo "expected duration: about $EXPECTED minutes (${SECONDS_PER_CASE}s per case, $ROUNDS rounds), after the build"
 
 cargo build --release --quiet --bin hookguard --example bench-app
+# The durations printed from here on leave out the build (minutes with LTO when the commit changed).
+echo "built in $((SECONDS / 60)) min $((SECONDS % 60)) s"
+SECONDS=0
 HOOKGUARD=$ROOT/target/release/hookguard
 APP=$ROOT/target/release/examples/bench-app
 
