@@ -6,7 +6,7 @@
 # measured first). Then bench/scaling.sh (routes, idle connections, concurrency) and bench/queue.sh
 # (queue mode against direct mode). Writes BENCHMARKS.md and bench/*.svg.
 #
-#   bench/run.sh                 # 4 s per case, 6 rounds, medians of per-round ratios (about 16 minutes)
+#   bench/run.sh                 # 4 s per case, 6 rounds, medians of per-round ratios (about 15 minutes)
 #   bench/run.sh --smoke         # 1 s per case, 2 rounds: checks that everything works (2-3 minutes);
 #                                # writes under /tmp, never BENCHMARKS.md
 #   BASELINE=/path/to/older/hookguard bench/run.sh       # also measure an older build, right beside
@@ -46,14 +46,14 @@ need openssl || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get i
 . bench/lib.sh
 
 # Cases per round: bench-app direct, nginx, njs, hookguard; nginx app direct, nginx, hookguard; plus a
-# baseline in front of each app. Each case costs about 0.3 s beyond its own seconds. Scaling: about
-# 40 s of idle connections and start-up, then 7 cases a round. Queue: 2 cases a round, the backlog's
-# drain (about 2.5 times a case) and 3 s of fsync probe.
+# baseline in front of each app. Each case costs about 0.15 s beyond its own seconds (fitted to a smoke
+# run and a 2 s x 2-round run). Scaling: about 25 s of idle connections and start-ups, then 7 cases a
+# round. Queue: 2 cases a round, the backlog's drain (about one more case) and 8 s of waits and probe.
 CASES=$((7 + ${BASELINE:+2}+0))
 EXPECTED=$(awk -v r="$ROUNDS" -v s="$SECONDS_PER_CASE" -v n="${#SIZES[@]}" -v c="$CASES" -v h="$HASH_SECONDS" -v p="$PARTIAL" 'BEGIN {
-  t = r * n * c * (s + 0.3) + n * h + 10
-  if (p == 0) t += 40 + 7 * r * (s + 0.4) + r * (4.5 * s + 6)
-  printf "%.0f", t / 60 + 0.5 }')
+  t = r * n * c * (s + 0.15) + n * h + 10
+  if (p == 0) t += 25 + 7 * r * (s + 0.25) + r * (3 * s + 8)
+  printf "%.0f", t / 60 }')
 echo "expected duration: about $EXPECTED minutes (${SECONDS_PER_CASE}s per case, $ROUNDS rounds), after the build"
 
 cargo build --release --quiet --bin hookguard --example bench-app

@@ -8,7 +8,7 @@
 #   - concurrency: 64 and 1,000 connections at the same fixed req/s (bench/rate.lua), p99 of each.
 # Writes its section of BENCHMARKS.md and bench/scaling-*.svg.
 #
-#   bench/scaling.sh                # 4 s per case, 6 rounds (about 5 minutes); bench/run.sh calls it
+#   bench/scaling.sh                # 4 s per case, 6 rounds (about 4 minutes); bench/run.sh calls it
 #   bench/scaling.sh --smoke        # 1 s per case, 2 rounds; writes under /tmp
 #   BENCH_RATE=8000 bench/scaling.sh   # the concurrency rows' rate (run.sh passes a quarter of the
 #                                      # 64-connection 1 KiB max; 5,000 a second otherwise)
