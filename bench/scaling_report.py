@@ -122,7 +122,7 @@ for server, name, _ in SERVERS:
         rows = conc[(server, c)].values()
         med = lambda key: median([number(r[key]) for r in rows])
         errors = sum(int(number(r["errors"]) + number(r["socket_errors"])) for r in rows)
-        held = med("rps") / int(rate)
+        held = round(med("rps") / int(rate), 2)
         conc_rows.append(f"| {name} | {int(c):,} | {int(rate):,} | {fmt(med('rps'), 0)} | "
                          f"{held:.2f}{'' if held >= 0.95 else ' (rate not held)'} | {fmt(med('p50_ms'), 2)} | "
                          f"{fmt(med('p99_ms'), 2)} | {fmt(med('cpu_us_per_req'))} | {errors} |")
