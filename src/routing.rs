@@ -180,20 +180,32 @@ pub struct RouteIndex {
     /// ASCII-lowercased literal → positions in the route list of every pattern with that literal, in
     /// config order (the first of equally specific routes wins, as it did in the scan).
     by_folded_literal: HashMap<Box<[u8]>, Vec<usize>>,
+    /// `literal_lengths[n]`: some route's literal is `n` bytes long. Boundaries where no literal can
+    /// end are passed over without hashing, and the walk stops past the longest literal, so a small
+    /// table costs about what the one-route scan did.
+    literal_lengths: Vec<bool>,
 }
 
 impl RouteIndex {
     /// Indexes `routes`; lookups must be given the same list.
     pub fn build<T>(routes: &[T], pattern_of: impl Fn(&T) -> &PathPattern) -> Self {
         let mut by_folded_literal: HashMap<Box<[u8]>, Vec<usize>> = HashMap::new();
+        let mut literal_lengths = Vec::new();
         for (position, route) in routes.iter().enumerate() {
             let folded = pattern_of(route).literal().to_ascii_lowercase();
+            if literal_lengths.len() <= folded.len() {
+                literal_lengths.resize(folded.len() + 1, false);
+            }
+            literal_lengths[folded.len()] = true;
             by_folded_literal
                 .entry(folded.into_bytes().into_boxed_slice())
                 .or_default()
                 .push(position);
         }
-        RouteIndex { by_folded_literal }
+        RouteIndex {
+            by_folded_literal,
+            literal_lengths,
+        }
     }
 
     /// Finds the route for a canonical path: `Ok(Some(route))`, `Ok(None)` for no route, or a
@@ -213,7 +225,10 @@ impl RouteIndex {
             Cow::Borrowed(path)
         };
         let mut best: Option<(&T, (usize, bool))> = None;
-        for end in segment_boundaries(path) {
+        let literal_ends = segment_boundaries(path)
+            .take_while(|&end| end < self.literal_lengths.len())
+            .filter(|&end| matches!(self.literal_lengths.get(end), Some(true)));
+        for end in literal_ends {
             let Some(positions) = self.by_folded_literal.get(&folded[..end]) else {
                 continue;
             };
