@@ -218,11 +218,13 @@ impl RouteIndex {
     ) -> Result<Option<&'r T>, NonCanonical> {
         check_canonical(path)?;
         let path = path.as_bytes();
-        // Most paths are lowercase already; only the others pay for a folded copy.
-        let folded: Cow<'_, [u8]> = if path.iter().any(u8::is_ascii_uppercase) {
-            Cow::Owned(path.to_ascii_lowercase())
+        // Only the part a literal can cover is ever looked up, and most paths are lowercase
+        // already: only the others pay for a folded copy.
+        let reach = &path[..path.len().min(self.literal_lengths.len())];
+        let folded: Cow<'_, [u8]> = if reach.iter().any(u8::is_ascii_uppercase) {
+            Cow::Owned(reach.to_ascii_lowercase())
         } else {
-            Cow::Borrowed(path)
+            Cow::Borrowed(reach)
         };
         let mut best: Option<(&T, (usize, bool))> = None;
         let literal_ends = segment_boundaries(path)
