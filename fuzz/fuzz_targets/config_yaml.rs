@@ -3,7 +3,7 @@
 #![no_main]
 
 use hookguard::config::Config;
-use hookguard::routing::{lookup, PathPattern};
+use hookguard::routing::PathPattern;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
             PathPattern::Exact(p) | PathPattern::Prefix(p) => p.as_str(),
         };
         let path = if path.is_empty() { "/" } else { path };
-        let found = lookup(&config.routes, |r| &r.pattern, path);
+        let found = config.route_for(path);
         assert!(
             matches!(found, Ok(Some(_))),
             "route {} at {path:?} is not found: {:?}",

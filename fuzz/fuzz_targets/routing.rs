@@ -4,7 +4,7 @@
 //! Input: lines; each but the last is a route's `path:`, the last is the request path.
 #![no_main]
 
-use hookguard::routing::{check_canonical, lookup, PathPattern};
+use hookguard::routing::{check_canonical, PathPattern, RouteIndex};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -27,7 +27,8 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let canonical = check_canonical(path);
-    match lookup(&patterns, |p| p, path) {
+    let index = RouteIndex::build(&patterns, |p| p);
+    match index.lookup(&patterns, |p| p, path) {
         Ok(Some(pattern)) => {
             assert!(canonical.is_ok());
             let literal = match pattern {

@@ -70,7 +70,7 @@ fn find_route<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c Route> {
 /// the explanation still follows the route asked for, as the capture may come from elsewhere.
 fn path_note(config: &Config, route: &Route, captured: &Captured) -> Option<String> {
     let path = captured.path();
-    match hookguard::routing::lookup(&config.routes, |r| &r.pattern, path) {
+    match config.route_for(path) {
         Ok(Some(found)) if found.name == route.name => None,
         Ok(Some(found)) => Some(format!(
             "hookguard would route {path} to route {}, not {}",

@@ -32,7 +32,7 @@ use serde::Deserialize;
 
 use crate::clientip::Cidr;
 use crate::ratelimit::RateLimiter;
-use crate::routing::PathPattern;
+use crate::routing::{NonCanonical, PathPattern, RouteIndex};
 use crate::verify::handshake::{Handshake, VerifyToken};
 use crate::verify::{Field, Verifier};
 
@@ -201,6 +201,8 @@ pub struct Config {
     /// Worker threads as written; `None`: one per available core. Read at start only.
     pub workers: Option<usize>,
     pub routes: Vec<Route>,
+    /// `routes` by path, built with them so that a reload, which builds a new `Config`, rebuilds it.
+    route_index: RouteIndex,
     /// Things that are allowed but unwise, such as literal secrets; `check` and `run` print them.
     pub warnings: Vec<String>,
     /// Every file this config was built from (itself, secrets, certificates), for reload.
@@ -214,6 +216,11 @@ impl Config {
         self.workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
         })
+    }
+
+    /// The route a request path names, as the proxy routes it: see [`RouteIndex::lookup`].
+    pub fn route_for(&self, path: &str) -> Result<Option<&Route>, NonCanonical> {
+        self.route_index.lookup(&self.routes, |r| &r.pattern, path)
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -339,6 +346,7 @@ impl Config {
             admin_token,
             admin_recent,
             workers,
+            route_index: RouteIndex::build(&routes, |r| &r.pattern),
             routes,
             warnings,
             watched_files,

@@ -368,7 +368,7 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 fn admit_head<'a>(exchange: &mut Exchange<'a>, parts: &Parts) -> Step<Option<&'a Route>> {
     check_framing(parts, exchange.conn).map_err(Stop::Refused)?;
     let live = exchange.live;
-    match routing::lookup(&live.config.routes, |r| &r.pattern, parts.uri.path()) {
+    match live.config.route_for(parts.uri.path()) {
         Err(why) => Err(Stop::Refused(Refusal::NonCanonicalPath(why))),
         Ok(Some(route)) => {
             exchange.route = Some(route);
