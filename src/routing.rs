@@ -55,14 +55,15 @@ fn hex_value(byte: u8) -> Option<u8> {
 /// Checks a request path (without its query) against the canonical-form rules of design.md.
 pub fn check_canonical(path: &str) -> Result<(), NonCanonical> {
     let rest = path.strip_prefix('/').ok_or(NonCanonical::NotAbsolute)?;
-    let segments: Vec<&str> = rest.split('/').collect();
-    let last = segments.len() - 1;
-    for (i, segment) in segments.iter().enumerate() {
+    // Walked without collecting: this runs on every request, and a Vec of segments was most of
+    // routing's cost once lookup stopped scanning routes.
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
         // One trailing slash is allowed: `/webhooks/x/` names the same route as `/webhooks/x`.
-        if segment.is_empty() && i != last {
+        if segment.is_empty() && segments.peek().is_some() {
             return Err(NonCanonical::EmptySegment);
         }
-        if *segment == "." || *segment == ".." {
+        if segment == "." || segment == ".." {
             return Err(NonCanonical::DotSegment);
         }
     }
