@@ -421,14 +421,11 @@ pub struct Record<'e> {
 
 impl Record<'_> {
     fn count(&self, metrics: &Metrics) {
-        metrics
-            .requests
-            .get_or_create(&RequestLabels {
-                route: Label::clone(self.route),
-                outcome: self.outcome.as_str(),
-                status: self.status,
-            })
-            .inc();
+        metrics.count_request(&RequestLabels {
+            route: Label::clone(self.route),
+            outcome: self.outcome.as_str(),
+            status: self.status,
+        });
         if self.outcome.is_refusal() {
             if let Some(reason) = self.reason {
                 metrics
@@ -442,13 +439,10 @@ impl Record<'_> {
             }
         }
         if let Some(secret) = self.notes.secret {
-            metrics
-                .secret_matches
-                .get_or_create(&SecretLabels {
-                    route: Label::clone(self.route),
-                    secret,
-                })
-                .inc();
+            metrics.count_secret_match(&SecretLabels {
+                route: Label::clone(self.route),
+                secret,
+            });
         }
         if let Some(reason) = self.verification_failure {
             metrics
