@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Marks a verified delivery for the app; never accepted from outside.
@@ -17,6 +18,9 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+/// The marks as names made once: inserting by `&str` parses and hashes the name on every request.
+const ROUTE_HEADER_NAME: HeaderName = HeaderName::from_static(ROUTE_HEADER);
+const SHADOW_HEADER_NAME: HeaderName = HeaderName::from_static(SHADOW_HEADER);
 
 /// Headers that describe the client's hop. They are replaced with what hookguard itself saw.
 const FORWARDING_HEADERS: [&str; 5] = [
@@ -168,7 +172,7 @@ pub fn rewrite_headers(
         host: headers.get(&X_FORWARDED_HOST).cloned(),
     });
     let listed = connection_listed(headers);
-    headers.remove(header::CONTENT_LENGTH);
+    let client_length = headers.remove(header::CONTENT_LENGTH);
     headers.remove(header::EXPECT);
     let dropped: Vec<HeaderName> = headers
         .keys()
@@ -185,25 +189,59 @@ pub fn rewrite_headers(
         }
     }
     add_forwarding(headers, peer, chain);
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
+    headers.insert(
+        header::CONTENT_LENGTH,
+        content_length(client_length, body_len),
+    );
     let (name, value) = match mark {
-        Mark::Verified(route) => (ROUTE_HEADER, route.clone()),
-        Mark::Shadow(verdict) => (SHADOW_HEADER, HeaderValue::from_static(verdict)),
+        Mark::Verified(route) => (ROUTE_HEADER_NAME, route.clone()),
+        Mark::Shadow(verdict) => (SHADOW_HEADER_NAME, HeaderValue::from_static(verdict)),
         Mark::Unverified => return,
     };
     headers.insert(name, value);
+}
+
+/// The Content-Length for the app: the client's own value where it already reads exactly as
+/// `body_len` would be written (plain digits, no leading zero), which shares its bytes instead of
+/// allocating new ones; otherwise `body_len` written out.
+fn content_length(client: Option<HeaderValue>, body_len: usize) -> HeaderValue {
+    let canonical = |value: &HeaderValue| {
+        let digits = value.as_bytes();
+        !digits.is_empty()
+            && digits.iter().all(u8::is_ascii_digit)
+            && (digits.len() == 1 || digits[0] != b'0')
+            && value
+                .to_str()
+                .ok()
+                .and_then(|text| text.parse::<usize>().ok())
+                == Some(body_len)
+    };
+    match client {
+        Some(value) if canonical(&value) => value,
+        _ => HeaderValue::from(body_len),
+    }
+}
+
+/// `for=<ip>;proto=<proto>;host="<host>"`, written into one allocation of exactly its length (so
+/// that it becomes a header value without another copy).
+fn forwarded_element(peer: &PeerHeaders, host: Option<&str>) -> String {
+    const HOST_PARAM: &str = ";host=\"";
+    let length = peer.forwarded.len() + host.map_or(0, |host| HOST_PARAM.len() + host.len() + 1);
+    let mut ours = String::with_capacity(length);
+    ours.push_str(&peer.forwarded);
+    if let Some(host) = host {
+        ours.push_str(HOST_PARAM);
+        ours.push_str(host);
+        ours.push('"');
+    }
+    ours
 }
 
 /// Sets the five forwarding headers: from what hookguard saw of the peer, extending a trusted
 /// proxy's chain where there is one.
 fn add_forwarding(headers: &mut HeaderMap, peer: &PeerHeaders, chain: Option<TrustedChain>) {
     let host = headers.get(header::HOST).cloned();
-    let mut ours = peer.forwarded.clone();
-    if let Some(text) = host.as_ref().and_then(|h| h.to_str().ok()) {
-        ours.push_str(";host=\"");
-        ours.push_str(text);
-        ours.push('"');
-    }
+    let ours = forwarded_element(peer, host.as_ref().and_then(|h| h.to_str().ok()));
     let peer_text = peer.ip.to_str().unwrap_or("unknown");
     let extend = |earlier: &str, last: &str| {
         if earlier.is_empty() {
@@ -218,7 +256,7 @@ fn add_forwarding(headers: &mut HeaderMap, peer: &PeerHeaders, chain: Option<Tru
             Some(peer.ip.clone()),
             HeaderValue::from_static(peer.proto),
             host,
-            HeaderValue::from_str(&ours).ok(),
+            HeaderValue::from_maybe_shared(Bytes::from(ours.into_bytes())).ok(),
         ),
         Some(chain) => (
             HeaderValue::from_str(&extend(&chain.forwarded_for, peer_text)).ok(),
@@ -343,6 +381,21 @@ mod tests {
         );
         assert_eq!(out["x-forwarded-proto"], "https");
         assert!(!out.contains_key(ROUTE_HEADER));
+    }
+
+    #[test]
+    fn the_apps_content_length_is_the_body_length_written_plainly() {
+        for (client, body_len, sent) in [
+            (Some("12"), 12, "12"),
+            (Some("012"), 12, "12"),
+            (Some("+12"), 12, "12"),
+            (Some("13"), 12, "12"),
+            (Some("0"), 0, "0"),
+            (None, 7, "7"),
+        ] {
+            let value = client.map(HeaderValue::from_static);
+            assert_eq!(content_length(value, body_len), sent, "{client:?}");
+        }
     }
 
     #[test]

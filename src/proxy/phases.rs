@@ -238,12 +238,12 @@ impl Proxy {
             ),
         )
         .await;
-        self.metrics
-            .upstream_duration
-            .get_or_create(&RouteLabels {
+        self.metrics.observe_upstream(
+            &RouteLabels {
                 route: Label::clone(destination.label),
-            })
-            .observe(started.elapsed().as_secs_f64());
+            },
+            started.elapsed().as_secs_f64(),
+        );
         // Dropping the timed-out request closes its connection, so the app's late answer is discarded.
         let upstream_address = || {
             let authority = &destination.upstream.authority;

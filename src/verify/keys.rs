@@ -188,6 +188,21 @@ fn keyed<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> Result<M, KeyError> {
     <M as Mac>::new_from_slice(key).map_err(KeyError::HmacKeyLength)
 }
 
+/// Whether the message's MAC is any of the candidates, compared in constant time against every
+/// one, the tag kept where `finalize` left it rather than copied into a `Vec` per request.
+fn mac_matches<M: Mac + Clone>(
+    mac: &M,
+    message: &[Cow<'_, [u8]>],
+    candidates: &[Vec<u8>],
+) -> Choice {
+    let mut mac = mac.clone();
+    update_all(&mut mac, message);
+    let tag = mac.finalize().into_bytes();
+    candidates.iter().fold(Choice::from(0), |any, candidate| {
+        any | tag.as_slice().ct_eq(candidate)
+    })
+}
+
 fn update_all<M: Mac>(mac: &mut M, message: &[Cow<'_, [u8]>]) {
     for part in message {
         mac.update(part);
@@ -291,12 +306,9 @@ impl Key {
             Material::Rsa(key, padding) => {
                 Choice::from(u8::from(rsa_matches(key, *padding, message, candidates)))
             }
-            _ => match self.mac(message) {
-                Some(tag) => candidates.iter().fold(Choice::from(0), |any, candidate| {
-                    any | tag.as_slice().ct_eq(candidate)
-                }),
-                None => Choice::from(0),
-            },
+            Material::HmacSha1(mac) => mac_matches(mac, message, candidates),
+            Material::HmacSha256(mac) => mac_matches(mac, message, candidates),
+            Material::HmacSha512(mac) => mac_matches(mac, message, candidates),
         }
     }
 }
