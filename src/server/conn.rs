@@ -1,12 +1,13 @@
 //! Deadlines a client connection needs beyond hyper's own: the longest wait between two writes to
 //! the client (`send_timeout`), a response the client never lets through (HTTP/2 flow control),
 //! the end of an idle HTTP/2 connection (`idle_timeout`) and the first request's arrival
-//! (`header_timeout`). One timer per connection does all of it; a request only touches atomics.
+//! (`header_timeout`), and when an idle HTTP/1.1 connection is parked (see `park`). One timer per
+//! connection does all of it; a request only touches atomics.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -148,6 +149,10 @@ pub struct ConnState {
     tick: AtomicUsize,
     /// Response bodies hyper holds but does not poll: they wait for the client to take data.
     waiting: [AtomicUsize; SLOTS],
+    /// HTTP/1: hyper's header timers alive, which it holds exactly while it waits for a head.
+    head_waits: AtomicUsize,
+    /// The last write to the client had to wait: hyper holds bytes not yet sent.
+    write_blocked: AtomicBool,
 }
 
 impl ConnState {
@@ -159,7 +164,42 @@ impl ConnState {
             last_end_ms: AtomicU64::new(0),
             tick: AtomicUsize::new(0),
             waiting: [const { AtomicUsize::new(0) }; SLOTS],
+            head_waits: AtomicUsize::new(0),
+            write_blocked: AtomicBool::new(false),
         })
+    }
+
+    /// Requests ever begun on this connection.
+    pub fn begun(&self) -> u64 {
+        self.begun.load(Ordering::Relaxed)
+    }
+
+    /// No request in flight.
+    pub fn is_idle(&self) -> bool {
+        self.active.load(Ordering::Relaxed) == 0
+    }
+
+    /// HTTP/1: hyper waits for a request head.
+    pub fn awaiting_head(&self) -> bool {
+        self.head_waits.load(Ordering::Relaxed) > 0
+    }
+
+    /// hyper set a header timer (`true`) or dropped one; a timer replaced by another is counted
+    /// until it is dropped, so the count never dips while hyper waits.
+    pub fn count_head_wait(&self, started: bool) {
+        if started {
+            self.head_waits.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.head_waits.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn write_blocked(&self) -> bool {
+        self.write_blocked.load(Ordering::Relaxed)
+    }
+
+    pub fn set_write_blocked(&self, blocked: bool) {
+        self.write_blocked.store(blocked, Ordering::Relaxed);
     }
 
     /// A request has begun; it stays in flight until the returned guard (then its response body)
@@ -172,7 +212,8 @@ impl ConnState {
         }
     }
 
-    fn idle_since(&self) -> Instant {
+    /// When the last response ended (when the connection opened, before any).
+    pub fn idle_since(&self) -> Instant {
         self.opened + Duration::from_millis(self.last_end_ms.load(Ordering::Relaxed))
     }
 }
@@ -273,6 +314,8 @@ enum Verdict {
     GoAway(&'static str),
     /// Dropped at once.
     Cut(&'static str),
+    /// Idle for a while: hyper's state may be dropped, the socket kept.
+    Park,
 }
 
 /// The driver's own clock and phase for one connection.
@@ -282,10 +325,14 @@ struct Watch {
     next_tick: Instant,
     going_away: Option<Instant>,
     draining: bool,
+    /// How long an idle connection waits before it is parked; `None`: never.
+    park_after: Option<Duration>,
+    /// The request count when parking was last tried: once per idle spell.
+    park_tried: Option<u64>,
 }
 
 impl Watch {
-    fn new(limits: ConnLimits) -> Watch {
+    fn new(limits: ConnLimits, park_after: Option<Duration>) -> Watch {
         // Ticks at half of send_timeout bound the wait that cuts a client off to 1-1.5 times it.
         let tick_every = (limits.send_timeout / 2).max(Duration::from_millis(10));
         Watch {
@@ -294,6 +341,20 @@ impl Watch {
             next_tick: Instant::now() + tick_every,
             going_away: None,
             draining: false,
+            park_after,
+            park_tried: None,
+        }
+    }
+
+    /// When this idle spell's parking is due, if it is still to be tried.
+    fn park_due(&self, state: &ConnState) -> Option<Instant> {
+        let begun = state.begun();
+        let idle = begun > 0 && state.is_idle() && self.going_away.is_none() && !self.draining;
+        match self.park_after {
+            Some(after) if idle && self.park_tried != Some(begun) => {
+                Some(state.idle_since() + after)
+            }
+            _ => None,
         }
     }
 
@@ -316,6 +377,9 @@ impl Watch {
             } else if state.active.load(Ordering::Relaxed) == 0 {
                 wake = wake.min(state.idle_since() + self.limits.idle_timeout);
             }
+        }
+        if let Some(due) = self.park_due(state) {
+            wake = wake.min(due);
         }
         wake
     }
@@ -345,6 +409,10 @@ impl Watch {
         if self.draining {
             return Verdict::Go;
         }
+        if self.park_due(state).is_some_and(|due| now >= due) {
+            self.park_tried = Some(state.begun());
+            return Verdict::Park;
+        }
         if state.begun.load(Ordering::Relaxed) == 0 {
             if now >= state.opened + self.limits.header_timeout {
                 return Verdict::GoAway("no request within header_timeout");
@@ -356,26 +424,76 @@ impl Watch {
     }
 }
 
+/// The connection's own progress, as the driver sees it.
+struct Progress<'a, C> {
+    connection: Pin<&'a mut C>,
+    state: &'a ConnState,
+    /// Report the moment no request is left in flight.
+    notice_idle: bool,
+}
+
+enum Progressed<R> {
+    Ended(R),
+    TurnedIdle,
+}
+
+impl<C: Future> Future for Progress<'_, C> {
+    type Output = Progressed<C::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(result) = self.connection.as_mut().poll(cx) {
+            return Poll::Ready(Progressed::Ended(result));
+        }
+        if self.notice_idle && self.state.begun() > 0 && self.state.is_idle() {
+            return Poll::Ready(Progressed::TurnedIdle);
+        }
+        Poll::Pending
+    }
+}
+
+/// How a connection is driven beyond its limits: how hyper is asked to close it, and, for one
+/// that can be parked (HTTP/1), how to park it once idle for `park_after`.
+pub struct Handles<C> {
+    pub go_away: fn(Pin<&mut C>),
+    /// After how long idle, and how: parks the connection if it can be parked now (says whether
+    /// it did).
+    pub park: Option<(Duration, Parker<C>)>,
+}
+
+pub type Parker<C> = fn(Pin<&mut C>) -> bool;
+
 /// Drives `connection` to its end under `limits`: GOAWAY when it is idle or never sends a first
-/// request, a cut when a response waits on the client past `send_timeout`, and a graceful close
-/// when `drain` turns true. `go_away` starts hyper's graceful shutdown of the connection.
-pub async fn drive<C, E>(
+/// request, a cut (`None`) when a response waits on the client past `send_timeout`, a graceful
+/// close when `drain` turns true, and parking once idle when `handles` can park.
+pub async fn drive<C, T, E>(
     connection: C,
-    go_away: impl Fn(Pin<&mut C>),
+    handles: Handles<C>,
     state: Arc<ConnState>,
     limits: ConnLimits,
     mut drain: tokio::sync::watch::Receiver<bool>,
-) -> Result<(), E>
+) -> Result<Option<T>, E>
 where
-    C: Future<Output = Result<(), E>>,
+    C: Future<Output = Result<T, E>>,
 {
     tokio::pin!(connection);
-    let mut watch = Watch::new(limits);
+    let go_away = handles.go_away;
+    let mut watch = Watch::new(limits, handles.park.map(|(after, _)| after));
     loop {
         let wake = watch.next_wake(&state, Instant::now());
+        // A connection that can be parked tells the driver when it turns idle, so that the wake
+        // above is set again from the end of its last request.
+        let notice_idle = handles.park.is_some() && !(state.begun() > 0 && state.is_idle());
+        let progress = Progress {
+            connection: connection.as_mut(),
+            state: &state,
+            notice_idle,
+        };
         tokio::select! {
             biased;
-            result = connection.as_mut() => return result,
+            progressed = progress => match progressed {
+                Progressed::Ended(result) => return result.map(Some),
+                Progressed::TurnedIdle => {}
+            },
             changed = drain.changed(), if !watch.draining => {
                 watch.draining = true;
                 if changed.is_ok() {
@@ -391,7 +509,12 @@ where
                 }
                 Verdict::Cut(why) => {
                     tracing::debug!(why, "cutting the connection off");
-                    return Ok(());
+                    return Ok(None);
+                }
+                Verdict::Park => {
+                    if let Some((_, park)) = handles.park {
+                        park(connection.as_mut());
+                    }
                 }
             },
         }
@@ -416,7 +539,7 @@ mod tests {
     fn after_the_close_grace_a_racing_request_does_not_make_the_driver_spin() {
         let state = ConnState::new();
         let _racing = state.begin();
-        let mut watch = Watch::new(limits());
+        let mut watch = Watch::new(limits(), None);
         let sent = Instant::now();
         watch.going_away = Some(sent);
         let later = sent + CLOSE_GRACE + Duration::from_secs(3);
@@ -429,7 +552,7 @@ mod tests {
     fn a_connection_still_busy_long_after_goaway_is_cut() {
         let state = ConnState::new();
         let _racing = state.begin();
-        let mut watch = Watch::new(limits());
+        let mut watch = Watch::new(limits(), None);
         let sent = Instant::now();
         watch.going_away = Some(sent);
         let late = sent + CLOSE_GRACE + limits().idle_timeout;

@@ -2,16 +2,21 @@
 //! port, and a graceful shutdown that stops accepting and lets requests in flight finish.
 //!
 //! - [`conn`]: per-connection deadlines: send_timeout, idle HTTP/2, the first request.
+//! - [`park`]: idle HTTP/1.1 connections without hyper's buffers.
 //! - [`smuggling`]: the HTTP/1.1 head tracker (Content-Length with Transfer-Encoding, header_timeout).
 
 pub mod conn;
+pub mod park;
 pub mod smuggling;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::{Request, Response};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -38,7 +43,17 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// default is 400 KiB): with 100 streams, what one slow reader can make hookguard hold.
 const MAX_H2_SEND_BUF: usize = 64 * 1024;
 
-type Builder = Arc<auto::Builder<TokioExecutor>>;
+/// How a worker's connections are served: HTTP/2 by hyper-util's auto builder (which sniffs the
+/// preface again from the bytes [`park::sniff_protocol`] read), HTTP/1.1 by hyper's own builder.
+#[derive(Clone)]
+struct Builders {
+    http2: Arc<auto::Builder<TokioExecutor>>,
+    http1: Arc<hyper::server::conn::http1::Builder>,
+}
+
+type Builder = Builders;
+
+type Http2Conn<I, S> = auto::Connection<'static, TokioIo<park::PrefixedIo<I>>, S, TokioExecutor>;
 
 /// The webhook listener, bound WITHOUT SO_REUSEPORT: it owns its address, so a second instance on
 /// the same `listen` fails with "address in use", as nginx does. With SO_REUSEPORT any process of
@@ -177,6 +192,13 @@ pub async fn run(
 
 /// The HTTP/1.1 and HTTP/2 settings every connection of this worker is served with.
 fn connection_builder(limits: Limits) -> Builder {
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    // The same settings as the auto builder's below; each connection gets its own timer
+    // (park::HeadWaitTimer), set when it is served.
+    http1
+        .header_read_timeout(limits.idle_timeout)
+        .max_headers(crate::proxy::MAX_HEADER_FIELDS)
+        .max_buf_size(MAX_HEAD_BYTES);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // hyper's header timer runs whenever HTTP/1 waits for a head, idle keep-alive included, so it
     // carries idle_timeout; a head that has begun is held to header_timeout by SniffedIo.
@@ -192,7 +214,10 @@ fn connection_builder(limits: Limits) -> Builder {
         .max_concurrent_streams(limits.h2_max_concurrent_streams)
         .max_header_list_size(MAX_HEAD_BYTES as u32)
         .max_send_buf_size(MAX_H2_SEND_BUF);
-    Arc::new(builder)
+    Builders {
+        http2: Arc::new(builder),
+        http1: Arc::new(http1),
+    }
 }
 
 /// Hands an accepted connection to its own task, which holds `slot` until the connection ends.
@@ -208,7 +233,7 @@ fn hand_over(
         tracing::debug!(%error, "could not set TCP_NODELAY");
     }
     let watcher = draining.clone();
-    let builder = Arc::clone(builder);
+    let builder = builder.clone();
     let serving = serving.clone();
     // The TLS config is read per connection, so renewed certificates apply without a restart.
     // The first bytes (the TLS handshake, or the first request) must come within header_timeout,
@@ -302,21 +327,68 @@ fn serve<I>(
         // Counted from here, so the driver knows the connection is neither idle nor waiting for
         // its first request; the count ends when hyper drops the response body.
         let in_flight = requests.begin();
-        async move {
+        // Boxed here so hyper's slot for the request in flight, which it allocates once and keeps
+        // for the whole connection, holds a pointer: the request's state (7.9 KiB) is freed when
+        // its response is ready, not when the (possibly long idle) connection ends.
+        let handled = async move {
             let response = proxy.handle(request, &conn_info).await;
             Ok::<_, std::convert::Infallible>(response.map(|body| in_flight.track(body)))
-        }
+        };
+        Box::pin(handled)
     });
-    tokio::spawn(async move {
-        let connection = builder
-            .serve_connection(TokioIo::new(io), service)
-            .into_owned();
-        let go_away =
-            |connection: std::pin::Pin<&mut _>| auto::Connection::graceful_shutdown(connection);
-        let driven = crate::server::conn::drive(connection, go_away, state, limits, drain).await;
-        if let Err(error) = driven {
+    let task = async move {
+        let served = serve_protocol(builder, io, service, state, limits, drain).await;
+        if let Err(error) = served {
             tracing::debug!(%peer, error = %error, "connection ended with an error");
         }
         drop(slot);
-    });
+    };
+    tokio::spawn(task);
+}
+
+/// Serves a connection as HTTP/2 or HTTP/1.1, as its first bytes say.
+async fn serve_protocol<I, S, B>(
+    builder: Builder,
+    mut io: I,
+    service: S,
+    state: Arc<ConnState>,
+    limits: ConnLimits,
+    drain: watch::Receiver<bool>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Unpin,
+    S: Send + 'static,
+    S::Future: Unpin + Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    // The preface must come within header_timeout, as the first request must.
+    let sniffed = tokio::time::timeout(limits.header_timeout, park::sniff_protocol(&mut io)).await;
+    let Ok(sniffed) = sniffed else {
+        return Ok(());
+    };
+    let (protocol, pending) = sniffed?;
+    if protocol == park::Protocol::Http1 {
+        park::serve_http1(io, pending, service, &builder.http1, state, limits, drain).await?;
+        return Ok(());
+    }
+    let io = park::PrefixedIo::new(pending, io, Arc::clone(&state));
+    // Boxed: only HTTP/2 connections carry hyper's connection in their task.
+    let connection = Box::pin(
+        builder
+            .http2
+            .serve_connection(TokioIo::new(io), service)
+            .into_owned(),
+    );
+    let handles = conn::Handles {
+        go_away: |connection: Pin<&mut Pin<Box<Http2Conn<I, S>>>>| {
+            connection.get_mut().as_mut().graceful_shutdown()
+        },
+        park: None,
+    };
+    conn::drive(connection, handles, state, limits, drain).await?;
+    Ok(())
 }

@@ -16,7 +16,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::{github_headers, http1_request, send_raw, App, Hookguard};
+use crate::support::{
+    github_headers, http1_request, read_response, send_raw, App, Hookguard, APP_STATUS,
+};
 
 const SECRET: &str = "connections-test-secret";
 /// Larger than every kernel buffer between the app and a client that reads nothing.
@@ -296,4 +298,43 @@ async fn an_http2_client_with_window_zero_is_cut_off_after_send_timeout_and_the_
     assert_eq!(status, 200);
     assert!(took < Duration::from_secs(1), "{took:?}");
     drop(unread);
+}
+
+/// An HTTP/1.1 connection idle long enough for hookguard to drop hyper's state for it (about a
+/// second) goes on exactly as before: a head that began before the wait and ends after it, a head
+/// sent after the wait, and an ambiguous-length head that must still get its 400.
+#[tokio::test]
+async fn an_http1_connection_idle_for_seconds_keeps_serving_and_judging_heads() {
+    let app = App::start().await;
+    let proxy = Hookguard::start(&config(&app.url(), "idle_timeout: 30s"));
+    // http1_request asks to close; this client keeps its connection.
+    let request = String::from_utf8(genuine(&[]))
+        .expect("text")
+        .replace("Connection: close\r\n", "")
+        .into_bytes();
+    let (head, rest) = request.split_at(30);
+    let idle = Duration::from_millis(1600);
+    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+
+    // The next head's first bytes come with this request, and the rest after the idle wait.
+    let mut first = request.clone();
+    first.extend_from_slice(head);
+    stream.write_all(&first).await.expect("write");
+    assert_eq!(read_response(&mut stream).await.status, APP_STATUS);
+    tokio::time::sleep(idle).await;
+    stream.write_all(rest).await.expect("write");
+    assert_eq!(read_response(&mut stream).await.status, APP_STATUS);
+
+    // A head split across a wait that began with nothing pending.
+    tokio::time::sleep(idle).await;
+    stream.write_all(head).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stream.write_all(rest).await.expect("write");
+    assert_eq!(read_response(&mut stream).await.status, APP_STATUS);
+
+    tokio::time::sleep(idle).await;
+    let smuggle = b"POST /gh HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    stream.write_all(smuggle).await.expect("write");
+    assert_eq!(read_response(&mut stream).await.status, 400);
+    assert_eq!(app.take().len(), 3);
 }
