@@ -216,6 +216,8 @@ pub struct Instance<I, S: hyper::service::HttpService<Incoming>> {
     /// Requests begun before this instance: parking waits for one of its own to have ended.
     begun_before: u64,
     parking: bool,
+    /// Closed by us, not hyper: see `graceful_shutdown`.
+    closing: bool,
 }
 
 impl<I, S, B> Instance<I, S>
@@ -234,12 +236,27 @@ where
             state,
             begun_before,
             parking: false,
+            closing: false,
         }
     }
 
     /// hyper's graceful shutdown: the connection closes once its current request is done.
     pub fn graceful_shutdown(self: Pin<&mut Self>) {
-        if let Some(conn) = self.get_mut().conn.as_mut() {
+        let this = self.get_mut();
+        // An instance that took over after a park and still waits for its first head (maybe
+        // part of one) is, to the client, a kept-alive connection between requests, which hyper
+        // closes at once; but to hyper a connection that has served nothing is busy, and it would
+        // wait for that head. It is closed here instead, on the next poll.
+        let state = &this.state;
+        if this.begun_before > 0
+            && state.begun() == this.begun_before
+            && state.awaiting_head()
+            && state.is_idle()
+        {
+            this.closing = true;
+            return;
+        }
+        if let Some(conn) = this.conn.as_mut() {
             Pin::new(&mut **conn).graceful_shutdown();
         }
     }
@@ -273,6 +290,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if this.closing {
+            if let Some(conn) = this.conn.take() {
+                return Poll::Ready(Ok(Turn::Closed(conn.into_parts().io)));
+            }
+        }
         let Some(conn) = this.conn.as_mut() else {
             return Poll::Pending;
         };

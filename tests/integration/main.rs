@@ -18,6 +18,7 @@ mod inspector;
 mod keyed;
 mod limits;
 mod ops;
+mod parking;
 mod ports;
 mod presets;
 mod properties;
