@@ -59,7 +59,7 @@ async fn responses(stream: &mut TcpStream, count: usize) -> Vec<RawResponse> {
 }
 
 /// One response read a byte at a time, so that the next one stays in the socket.
-async fn read_one(stream: &mut TcpStream) -> RawResponse {
+async fn read_one<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> RawResponse {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
@@ -623,4 +623,73 @@ async fn slow_reader(addr: std::net::SocketAddr, len: usize) {
     read_big(&mut stream, len).await;
     stream.write_all(&request).await.expect("write");
     read_big(&mut stream, len).await;
+}
+
+/// Over TLS (rustls may hold decrypted bytes of the next head when the connection parks) a
+/// pipeline and a head split across parks are served in order, and idle_timeout still applies.
+#[tokio::test]
+async fn an_http1_connection_over_tls_parks_and_resumes() {
+    use rustls::pki_types::pem::PemObject;
+    use std::sync::Arc;
+    let app = App::start().await;
+    let pki = crate::support::pki();
+    let top = format!(
+        "tls: {{cert: {}, key: {}}}\n",
+        pki.cert_path.display(),
+        pki.key_path.display()
+    );
+    let proxy = Hookguard::start(&config(&app, "idle_timeout: 4s", &top));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
+        roots.add(cert.expect("pem")).expect("root");
+    }
+    let mut client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    client.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let tcp = TcpStream::connect(proxy.addr).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut stream = connector.connect(name, tcp).await.expect("handshake");
+
+    let second = keep_alive(2);
+    let (head, rest) = second.split_at(30);
+    stream
+        .write_all(&[&keep_alive(1)[..], head].concat())
+        .await
+        .expect("write");
+    assert_eq!(read_one(&mut stream).await.status, APP_STATUS);
+    tokio::time::sleep(PARKED).await;
+    stream
+        .write_all(&[rest, &forged(3), &keep_alive(4)].concat())
+        .await
+        .expect("write");
+    let statuses = [
+        read_one(&mut stream).await.status,
+        read_one(&mut stream).await.status,
+        read_one(&mut stream).await.status,
+    ];
+    assert_eq!(statuses, [APP_STATUS, 401, APP_STATUS]);
+    tokio::time::sleep(PARKED).await;
+    stream.write_all(&keep_alive(5)).await.expect("write");
+    assert_eq!(read_one(&mut stream).await.status, APP_STATUS);
+    assert_eq!(seqs(&app), [1, 2, 4, 5]);
+
+    // Parked until idle_timeout from the last request, then closed.
+    let ended = Instant::now();
+    let mut scratch = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(8), stream.read(&mut scratch)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "closed at idle_timeout: {read:?}"
+    );
+    let took = ended.elapsed();
+    assert!(
+        took >= Duration::from_millis(3700) && took < Duration::from_millis(5000),
+        "closed after {took:?}"
+    );
 }
