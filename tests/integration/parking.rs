@@ -377,6 +377,38 @@ async fn a_parked_connection_with_a_stalled_next_head_closes_at_idle_timeout() {
     );
 }
 
+/// Empty lines (which hyper skips before a head) wake a parked connection but are no request:
+/// sent every half second, they do not keep it open past idle_timeout.
+#[tokio::test]
+async fn empty_lines_do_not_keep_a_parked_connection_past_idle_timeout() {
+    let app = App::start().await;
+    let proxy = Hookguard::start(&config(&app, "header_timeout: 20s, idle_timeout: 3s", ""));
+    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+    stream.write_all(&keep_alive(1)).await.expect("write");
+    assert_eq!(read_one(&mut stream).await.status, APP_STATUS);
+    let ended = Instant::now();
+    tokio::time::sleep(PARKED).await;
+    let mut scratch = [0u8; 256];
+    let closed_after = loop {
+        assert!(
+            ended.elapsed() < Duration::from_secs(6),
+            "kept open by empty lines"
+        );
+        if stream.write_all(b"\r\n").await.is_err() {
+            break ended.elapsed();
+        }
+        match tokio::time::timeout(Duration::from_millis(500), stream.read(&mut scratch)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break ended.elapsed(),
+            Ok(Ok(_)) => panic!("no answer to empty lines"),
+            Err(_) => {}
+        }
+    };
+    assert!(
+        closed_after >= Duration::from_millis(2800) && closed_after < Duration::from_millis(4200),
+        "closed after {closed_after:?}"
+    );
+}
+
 #[tokio::test]
 async fn sigterm_closes_parked_connections_promptly_and_the_process_exits() {
     let app = App::start().await;
